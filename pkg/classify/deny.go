@@ -1,0 +1,84 @@
+package classify
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/kongentry"
+)
+
+// accessDetail names the control that denied the request. acl runs after
+// authentication, so a 403 with an authenticated consumer or credential is
+// acl's; the user-agent tells bot-detection's; without more evidence the
+// control is "unknown" rather than a guess.
+func accessDetail(e *kongentry.Entry) event.Detail {
+	d := event.Detail{Control: "unknown"}
+	switch {
+	case e.Consumer != nil || e.Authenticated != nil:
+		d.Control = "acl"
+	case isKnownBot(e.Request.Headers.Get("user-agent")):
+		d.Control = "bot-detection"
+	}
+	if g := e.Request.Headers.Get("x-consumer-groups"); g != "" {
+		d.ConsumerGroups = g
+	}
+	return d
+}
+
+// isKnownBot reports user agents that Kong's bot-detection denies by default
+// (a subset of its built-in list: crawlers and HTTP libraries).
+func isKnownBot(ua string) bool {
+	if ua == "" {
+		return false
+	}
+	l := strings.ToLower(ua)
+	for _, b := range []string{"bot", "crawler", "spider", "curl/", "wget", "python-requests", "python-urllib", "go-http-client", "java/", "libwww-perl", "scrapy", "httpclient"} {
+		if strings.Contains(l, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateLimitPeriods are the rate-limiting plugin's periods, shortest first.
+var rateLimitPeriods = []string{"second", "minute", "hour", "day", "month", "year"}
+
+// isRateLimitResponse recognises a rate-limiting rejection whose status the
+// operator changed (config.error_code): Retry-After together with an
+// exhausted RateLimit-Remaining.
+func isRateLimitResponse(e *kongentry.Entry) bool {
+	h := e.Response.Headers
+	if e.Response.Status < 400 || h.Get("retry-after") == "" {
+		return false
+	}
+	return h.Get("ratelimit-remaining") == "0"
+}
+
+// rateLimit copies what Kong told the client about its limits.
+func rateLimit(e *kongentry.Entry) *event.RateLimit {
+	h := e.Response.Headers
+	rl := &event.RateLimit{
+		Limit:      atoi(h.Get("ratelimit-limit")),
+		Remaining:  atoi(h.Get("ratelimit-remaining")),
+		Reset:      atoi(h.Get("ratelimit-reset")),
+		RetryAfter: atoi(h.Get("retry-after")),
+	}
+	// The most constraining period is the one with nothing remaining.
+	for _, p := range rateLimitPeriods {
+		v, ok := h["x-ratelimit-remaining-"+p]
+		if ok && len(v) > 0 && atoi(v[0]) == 0 {
+			rl.Period = p
+			if rl.Limit == 0 {
+				rl.Limit = atoi(h.Get("x-ratelimit-limit-" + p))
+			}
+			break
+		}
+	}
+	return rl
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
+}

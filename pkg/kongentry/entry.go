@@ -1,0 +1,270 @@
+// Package kongentry decodes the JSON that Kong's kong.log.serialize() returns
+// for an HTTP request (kong-reference §5) into the fields gatewatch uses.
+//
+// It reads only what classification, detection and metrics need, tolerates
+// every Kong 3.x variant (3.4 has no request.id, source or workspace; 3.9+
+// has source; upstream_status is a string or, with buffered proxying, a
+// number; header values are strings or arrays), ignores everything else, and
+// never panics on malformed input: a document that is not a serialized entry
+// is an error that names the field.
+package kongentry
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Entry is a decoded Kong log entry.
+type Entry struct {
+	Request        Request              `json:"request"`
+	UpstreamURI    string               `json:"upstream_uri"`
+	UpstreamStatus UpstreamStatus       `json:"upstream_status"`
+	Response       Response             `json:"response"`
+	Latencies      Latencies            `json:"latencies"`
+	Tries          Tries                `json:"tries"`
+	Authenticated  *AuthenticatedEntity `json:"authenticated_entity"`
+	Route          *Entity              `json:"route"`
+	Service        *Entity              `json:"service"`
+	Consumer       *Consumer            `json:"consumer"`
+	ClientIP       string               `json:"client_ip"`
+	StartedAt      float64              `json:"started_at"` // ms since the epoch
+	// Source is "kong" or "upstream" (Kong 3.9+); empty on older Kong,
+	// where the caller asks kong.response.get_source instead.
+	Source        string `json:"source"`
+	Workspace     string `json:"workspace"`
+	WorkspaceName string `json:"workspace_name"`
+	// Gatewatch is the guard's annotation, set with
+	// kong.log.set_serialize_value("gatewatch", …) in the access phase.
+	Gatewatch json.RawMessage `json:"gatewatch"`
+}
+
+// Request is the serialized request.
+type Request struct {
+	ID      string  `json:"id"`
+	URI     string  `json:"uri"` // original request URI including the query
+	URL     string  `json:"url"`
+	Method  string  `json:"method"`
+	Headers Headers `json:"headers"`
+	Size    float64 `json:"size"`
+}
+
+// Response is the serialized response.
+type Response struct {
+	Status  int     `json:"status"`
+	Headers Headers `json:"headers"`
+	Size    float64 `json:"size"`
+}
+
+// Latencies are Kong's latencies in milliseconds; Proxy is -1 when the
+// request was not proxied.
+type Latencies struct {
+	Kong    float64 `json:"kong"`
+	Proxy   float64 `json:"proxy"`
+	Request float64 `json:"request"`
+	Receive float64 `json:"receive"`
+}
+
+// Try is one balancer attempt.
+type Try struct {
+	IP    string `json:"ip"`
+	Port  int    `json:"port"`
+	State string `json:"state"`
+	Code  int    `json:"code"`
+}
+
+// Tries is the balancer attempts. Present tells an absent array (no route
+// matched) from an empty one (a route matched and nothing was proxied).
+type Tries struct {
+	List    []Try
+	Present bool
+}
+
+// UnmarshalJSON records that the array was present.
+func (t *Tries) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		*t = Tries{}
+		return nil
+	}
+	t.Present = true
+	if err := json.Unmarshal(b, &t.List); err != nil {
+		// cjson encodes an empty Lua table as {}, not [].
+		if bytes.Equal(bytes.TrimSpace(b), []byte("{}")) {
+			t.List = nil
+			return nil
+		}
+		return fmt.Errorf("tries: %w", err)
+	}
+	return nil
+}
+
+// AuthenticatedEntity is the credential Kong authenticated.
+type AuthenticatedEntity struct {
+	ID         string `json:"id"`
+	ConsumerID string `json:"consumer_id"`
+}
+
+// Entity is a route or service: the fields gatewatch reports.
+type Entity struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Consumer is the authenticated consumer.
+type Consumer struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+	CustomID string `json:"custom_id"`
+}
+
+// Headers holds lower-case header names and their values; Kong serializes
+// a single value as a string and repeated values as an array.
+type Headers map[string][]string
+
+// Get returns the first value of a header; name must be lower-case.
+func (h Headers) Get(name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// UnmarshalJSON accepts string, array-of-strings and, as Kong can send for
+// a bare flag, boolean values.
+func (h *Headers) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*h = nil
+		return nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("headers: %w", err)
+	}
+	out := make(Headers, len(raw))
+	for k, v := range raw {
+		vals, err := headerValues(v)
+		if err != nil {
+			return fmt.Errorf("headers.%s: %w", k, err)
+		}
+		out[strings.ToLower(k)] = vals
+	}
+	*h = out
+	return nil
+}
+
+func headerValues(v json.RawMessage) ([]string, error) {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return nil, fmt.Errorf("empty value")
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, err
+		}
+		return []string{s}, nil
+	case '[':
+		var raw []json.RawMessage
+		if err := json.Unmarshal(v, &raw); err != nil {
+			return nil, err
+		}
+		out := make([]string, 0, len(raw))
+		for _, r := range raw {
+			var s string
+			if err := json.Unmarshal(r, &s); err != nil {
+				out = append(out, string(r))
+				continue
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case 't', 'f':
+		return []string{string(v)}, nil
+	case 'n':
+		return nil, nil
+	}
+	return []string{string(v)}, nil
+}
+
+// UpstreamStatus is $upstream_status: "200", "502, 200" after retries, "" when
+// nothing was proxied, or a number with buffered proxying.
+type UpstreamStatus string
+
+// UnmarshalJSON accepts a string or a number.
+func (u *UpstreamStatus) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return fmt.Errorf("upstream_status: %w", err)
+		}
+		*u = UpstreamStatus(s)
+		return nil
+	}
+	if bytes.Equal(b, []byte("null")) {
+		*u = ""
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("upstream_status: not a string or number: %s", b)
+	}
+	*u = UpstreamStatus(strconv.Itoa(int(f)))
+	return nil
+}
+
+// Last returns the status of the last upstream attempt, or 0.
+func (u UpstreamStatus) Last() int {
+	s := string(u)
+	if i := strings.LastIndexAny(s, ",:"); i >= 0 {
+		s = s[i+1:]
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(s))
+	return n
+}
+
+// Decode parses one serialized entry.
+func Decode(data []byte, e *Entry) error {
+	*e = Entry{}
+	if err := json.Unmarshal(data, e); err != nil {
+		return fmt.Errorf("kongentry: %w", err)
+	}
+	if e.Response.Status == 0 {
+		return fmt.Errorf("kongentry: response.status missing or zero")
+	}
+	return nil
+}
+
+// Path returns the request path without the query string.
+func (r *Request) Path() string {
+	if i := strings.IndexByte(r.URI, '?'); i >= 0 {
+		return r.URI[:i]
+	}
+	return r.URI
+}
+
+// RawQuery returns the raw query string (without '?').
+func (r *Request) RawQuery() string {
+	if i := strings.IndexByte(r.URI, '?'); i >= 0 {
+		return r.URI[i+1:]
+	}
+	return ""
+}
+
+// Host returns the Host header, or the host of the serialized URL.
+func (r *Request) Host() string {
+	if h := r.Headers.Get("host"); h != "" {
+		return h
+	}
+	u := r.URL
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, "/?"); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}

@@ -1,0 +1,111 @@
+package kongentry
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A Kong 3.9 entry as cjson encodes it (kong-reference §5.1): escaped
+// slashes, multi-valued headers as arrays, a numeric upstream_status with
+// buffered proxying, empty tables as {}.
+const kong39 = `{"request":{"id":"4c2d7e0f9a1b4c3d8e7f6a5b4c3d2e1f","uri":"\/echo?x=1&y=2","url":"http:\/\/localhost:8000\/echo?x=1&y=2",
+"querystring":{"x":"1","y":"2"},"method":"GET","headers":{"host":"localhost:8000","user-agent":"curl\/8.5.0","accept":["a","b"],"x-flag":true},"size":112},
+"upstream_uri":"\/echo?x=1","upstream_status":200,
+"response":{"status":200,"headers":{"content-type":"application\/json","x-kong-request-id":"4c2d"},"size":402},
+"latencies":{"kong":1,"proxy":3,"request":5.5,"receive":0},
+"tries":[{"balancer_start":1700000000101,"ip":"127.0.0.1","port":9000,"balancer_latency":0}],
+"authenticated_entity":{"id":"c1d2"},
+"route":{"id":"r1","name":"echo-route","paths":["\/echo"],"service":{"id":"s1"}},
+"service":{"id":"s1","name":"echo","host":"127.0.0.1","port":9000},
+"consumer":{"id":"9a2b","username":"alice","created_at":1700000000},
+"client_ip":"127.0.0.1","started_at":1700000000100,"source":"upstream",
+"workspace":"0dc6","workspace_name":"default","gatewatch":{"action":"logged"}}`
+
+func TestDecodesAKong39Entry(t *testing.T) {
+	var e Entry
+	require.NoError(t, Decode([]byte(kong39), &e))
+	assert.Equal(t, "4c2d7e0f9a1b4c3d8e7f6a5b4c3d2e1f", e.Request.ID)
+	assert.Equal(t, "/echo", e.Request.Path())
+	assert.Equal(t, "x=1&y=2", e.Request.RawQuery())
+	assert.Equal(t, "localhost:8000", e.Request.Host())
+	assert.Equal(t, []string{"a", "b"}, e.Request.Headers["accept"])
+	assert.Equal(t, "true", e.Request.Headers.Get("x-flag"))
+	assert.Equal(t, UpstreamStatus("200"), e.UpstreamStatus)
+	assert.Equal(t, 200, e.Response.Status)
+	assert.Equal(t, 5.5, e.Latencies.Request)
+	assert.True(t, e.Tries.Present)
+	assert.Len(t, e.Tries.List, 1)
+	assert.Equal(t, "echo-route", e.Route.Name)
+	assert.Equal(t, "echo", e.Service.Name)
+	assert.Equal(t, "alice", e.Consumer.Username)
+	assert.Equal(t, "c1d2", e.Authenticated.ID)
+	assert.Equal(t, "upstream", e.Source)
+	assert.Equal(t, "default", e.WorkspaceName)
+	assert.JSONEq(t, `{"action":"logged"}`, string(e.Gatewatch))
+}
+
+func TestDistinguishesAbsentFromEmptyTries(t *testing.T) {
+	cases := []struct {
+		name    string
+		doc     string
+		present bool
+	}{
+		{"no route matched: no tries", `{"response":{"status":404}}`, false},
+		{"short-circuited: empty array", `{"response":{"status":401},"tries":[]}`, true},
+		{"cjson's empty table", `{"response":{"status":401},"tries":{}}`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var e Entry
+			require.NoError(t, Decode([]byte(c.doc), &e))
+			assert.Equal(t, c.present, e.Tries.Present)
+		})
+	}
+}
+
+func TestUpstreamStatusLastAttempt(t *testing.T) {
+	assert.Equal(t, 200, UpstreamStatus("502, 200").Last())
+	assert.Equal(t, 504, UpstreamStatus("504").Last())
+	assert.Equal(t, 0, UpstreamStatus("").Last())
+}
+
+func TestRejectsWhatIsNotAnEntry(t *testing.T) {
+	for name, doc := range map[string]string{
+		"not JSON":               `{"request":`,
+		"no response status":     `{"request":{}}`,
+		"a string status":        `{"response":{"status":"200"}}`,
+		"headers of a bad shape": `{"response":{"status":200},"request":{"headers":["a"]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var e Entry
+			assert.Error(t, Decode([]byte(doc), &e))
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(kong39))
+	f.Add([]byte(`{"response":{"status":1},"tries":{},"upstream_status":"1, 2"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var e Entry
+		if Decode(data, &e) == nil {
+			_ = e.Request.Path()
+			_ = e.Request.Host()
+			_ = e.UpstreamStatus.Last()
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte(kong39)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var e Entry
+		if err := Decode(data, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
