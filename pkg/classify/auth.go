@@ -89,8 +89,8 @@ func (c *Classifier) authDetail(e *kongentry.Entry) event.Detail {
 // configured key names ("header:apikey" or "query:apikey") and its value.
 func (c *Classifier) findAPIKey(e *kongentry.Entry) (loc, val string) {
 	for _, n := range c.p.APIKeyNames {
-		if v, ok := e.Request.Headers[n]; ok && len(v) > 0 {
-			return "header:" + n, v[0]
+		if e.Request.Headers.Has(n) {
+			return "header:" + n, e.Request.Headers.Get(n)
 		}
 	}
 	q := e.Request.RawQuery()

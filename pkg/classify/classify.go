@@ -114,7 +114,7 @@ func (c *Classifier) Classify(in *Input, dst []event.Event) []event.Event {
 		dst = c.emit(dst, in, event.AccessDenied, event.Medium, accessDetail(e))
 	case fromKong && (status == 413 || status == 411 || status == 417):
 		dst = c.emit(dst, in, event.RequestRejected, event.Low, event.Detail{Control: "request-size-limiting"})
-	case fromKong && status == 400 && len(e.Request.Headers["user-agent"]) > 1:
+	case fromKong && status == 400 && e.Request.Headers.Count("user-agent") > 1:
 		dst = c.emit(dst, in, event.RequestRejected, event.Low, event.Detail{Control: "bot-detection", Reason: "duplicate_user_agent"})
 	case fromKong && status == 405 && isOAuth2Endpoint(e.Request.Path()):
 		dst = c.emit(dst, in, event.RequestRejected, event.Low, event.Detail{Control: "oauth2", Reason: "invalid_method"})

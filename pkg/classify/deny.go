@@ -66,8 +66,7 @@ func rateLimit(e *kongentry.Entry) *event.RateLimit {
 	}
 	// The most constraining period is the one with nothing remaining.
 	for _, p := range rateLimitPeriods {
-		v, ok := h["x-ratelimit-remaining-"+p]
-		if ok && len(v) > 0 && atoi(v[0]) == 0 {
+		if v := h.Get("x-ratelimit-remaining-" + p); v != "" && atoi(v) == 0 {
 			rl.Period = p
 			if rl.Limit == 0 {
 				rl.Limit = atoi(h.Get("x-ratelimit-limit-" + p))

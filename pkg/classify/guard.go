@@ -24,12 +24,12 @@ type GuardAnnotation struct {
 
 // parseGuard decodes the annotation; a malformed one is ignored rather than
 // trusted, and the monitor then inspects the request itself.
-func parseGuard(raw json.RawMessage) *GuardAnnotation {
-	if len(raw) == 0 || string(raw) == "null" {
+func parseGuard(raw string) *GuardAnnotation {
+	if raw == "" || raw == "null" {
 		return nil
 	}
 	var g GuardAnnotation
-	if err := json.Unmarshal(raw, &g); err != nil || (g.Action != "blocked" && g.Action != "logged") {
+	if err := json.Unmarshal([]byte(raw), &g); err != nil || (g.Action != "blocked" && g.Action != "logged") {
 		return nil
 	}
 	return &g

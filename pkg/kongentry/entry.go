@@ -10,9 +10,6 @@
 package kongentry
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -38,7 +35,7 @@ type Entry struct {
 	WorkspaceName string `json:"workspace_name"`
 	// Gatewatch is the guard's annotation, set with
 	// kong.log.set_serialize_value("gatewatch", …) in the access phase.
-	Gatewatch json.RawMessage `json:"gatewatch"`
+	Gatewatch string `json:"gatewatch"`
 }
 
 // Request is the serialized request.
@@ -82,24 +79,6 @@ type Tries struct {
 	Present bool
 }
 
-// UnmarshalJSON records that the array was present.
-func (t *Tries) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		*t = Tries{}
-		return nil
-	}
-	t.Present = true
-	if err := json.Unmarshal(b, &t.List); err != nil {
-		// cjson encodes an empty Lua table as {}, not [].
-		if bytes.Equal(bytes.TrimSpace(b), []byte("{}")) {
-			t.List = nil
-			return nil
-		}
-		return fmt.Errorf("tries: %w", err)
-	}
-	return nil
-}
-
 // AuthenticatedEntity is the credential Kong authenticated.
 type AuthenticatedEntity struct {
 	ID         string `json:"id"`
@@ -119,102 +98,49 @@ type Consumer struct {
 	CustomID string `json:"custom_id"`
 }
 
-// Headers holds lower-case header names and their values; Kong serializes
-// a single value as a string and repeated values as an array.
-type Headers map[string][]string
+// Header is one request or response header. Kong serializes names in
+// lower case; a repeated header appears once per value.
+type Header struct {
+	Name, Value string
+}
+
+// Headers is a serialized header table in document order.
+type Headers []Header
 
 // Get returns the first value of a header; name must be lower-case.
 func (h Headers) Get(name string) string {
-	if v := h[name]; len(v) > 0 {
-		return v[0]
+	for i := range h {
+		if h[i].Name == name {
+			return h[i].Value
+		}
 	}
 	return ""
 }
 
-// UnmarshalJSON accepts string, array-of-strings and, as Kong can send for
-// a bare flag, boolean values.
-func (h *Headers) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		*h = nil
-		return nil
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return fmt.Errorf("headers: %w", err)
-	}
-	out := make(Headers, len(raw))
-	for k, v := range raw {
-		vals, err := headerValues(v)
-		if err != nil {
-			return fmt.Errorf("headers.%s: %w", k, err)
+// Has reports whether the header is present (even with an empty value).
+func (h Headers) Has(name string) bool {
+	for i := range h {
+		if h[i].Name == name {
+			return true
 		}
-		out[strings.ToLower(k)] = vals
 	}
-	*h = out
-	return nil
+	return false
 }
 
-func headerValues(v json.RawMessage) ([]string, error) {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return nil, fmt.Errorf("empty value")
+// Count returns how many values a header has.
+func (h Headers) Count(name string) int {
+	n := 0
+	for i := range h {
+		if h[i].Name == name {
+			n++
+		}
 	}
-	switch v[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, err
-		}
-		return []string{s}, nil
-	case '[':
-		var raw []json.RawMessage
-		if err := json.Unmarshal(v, &raw); err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(raw))
-		for _, r := range raw {
-			var s string
-			if err := json.Unmarshal(r, &s); err != nil {
-				out = append(out, string(r))
-				continue
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	case 't', 'f':
-		return []string{string(v)}, nil
-	case 'n':
-		return nil, nil
-	}
-	return []string{string(v)}, nil
+	return n
 }
 
 // UpstreamStatus is $upstream_status: "200", "502, 200" after retries, "" when
 // nothing was proxied, or a number with buffered proxying.
 type UpstreamStatus string
-
-// UnmarshalJSON accepts a string or a number.
-func (u *UpstreamStatus) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return fmt.Errorf("upstream_status: %w", err)
-		}
-		*u = UpstreamStatus(s)
-		return nil
-	}
-	if bytes.Equal(b, []byte("null")) {
-		*u = ""
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("upstream_status: not a string or number: %s", b)
-	}
-	*u = UpstreamStatus(strconv.Itoa(int(f)))
-	return nil
-}
 
 // Last returns the status of the last upstream attempt, or 0.
 func (u UpstreamStatus) Last() int {
@@ -224,18 +150,6 @@ func (u UpstreamStatus) Last() int {
 	}
 	n, _ := strconv.Atoi(strings.TrimSpace(s))
 	return n
-}
-
-// Decode parses one serialized entry.
-func Decode(data []byte, e *Entry) error {
-	*e = Entry{}
-	if err := json.Unmarshal(data, e); err != nil {
-		return fmt.Errorf("kongentry: %w", err)
-	}
-	if e.Response.Status == 0 {
-		return fmt.Errorf("kongentry: response.status missing or zero")
-	}
-	return nil
 }
 
 // Path returns the request path without the query string.

@@ -1,6 +1,8 @@
 package kongentry
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -30,7 +32,8 @@ func TestDecodesAKong39Entry(t *testing.T) {
 	assert.Equal(t, "/echo", e.Request.Path())
 	assert.Equal(t, "x=1&y=2", e.Request.RawQuery())
 	assert.Equal(t, "localhost:8000", e.Request.Host())
-	assert.Equal(t, []string{"a", "b"}, e.Request.Headers["accept"])
+	assert.Equal(t, 2, e.Request.Headers.Count("accept"))
+	assert.Equal(t, "a", e.Request.Headers.Get("accept"))
 	assert.Equal(t, "true", e.Request.Headers.Get("x-flag"))
 	assert.Equal(t, UpstreamStatus("200"), e.UpstreamStatus)
 	assert.Equal(t, 200, e.Response.Status)
@@ -43,7 +46,7 @@ func TestDecodesAKong39Entry(t *testing.T) {
 	assert.Equal(t, "c1d2", e.Authenticated.ID)
 	assert.Equal(t, "upstream", e.Source)
 	assert.Equal(t, "default", e.WorkspaceName)
-	assert.JSONEq(t, `{"action":"logged"}`, string(e.Gatewatch))
+	assert.JSONEq(t, `{"action":"logged"}`, e.Gatewatch)
 }
 
 func TestDistinguishesAbsentFromEmptyTries(t *testing.T) {
@@ -65,6 +68,13 @@ func TestDistinguishesAbsentFromEmptyTries(t *testing.T) {
 	}
 }
 
+func TestSkipsDeeplyNestedValuesItDoesNotRead(t *testing.T) {
+	deep := strings.Repeat(`{"a":[`, 10000) + strings.Repeat(`]}`, 10000)
+	var e Entry
+	require.NoError(t, DecodeString(`{"extra":`+deep+`,"response":{"status":200}}`, &e))
+	assert.Equal(t, 200, e.Response.Status)
+}
+
 func TestUpstreamStatusLastAttempt(t *testing.T) {
 	assert.Equal(t, 200, UpstreamStatus("502, 200").Last())
 	assert.Equal(t, 504, UpstreamStatus("504").Last())
@@ -77,6 +87,11 @@ func TestRejectsWhatIsNotAnEntry(t *testing.T) {
 		"no response status":     `{"request":{}}`,
 		"a string status":        `{"response":{"status":"200"}}`,
 		"headers of a bad shape": `{"response":{"status":200},"request":{"headers":["a"]}}`,
+		"a nested header value":  `{"response":{"status":200},"request":{"headers":{"a":{"b":1}}}}`,
+		"a fractional status":    `{"response":{"status":200.5}}`,
+		"trailing garbage":       `{"response":{"status":200}} x`,
+		"an unterminated string": `{"response":{"status":200},"client_ip":"1.2.3.4`,
+		"unbalanced nesting":     `{"response":{"status":200},"x":` + strings.Repeat("[", 100) + `}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var e Entry
@@ -105,6 +120,54 @@ func BenchmarkDecode(b *testing.B) {
 	for b.Loop() {
 		var e Entry
 		if err := Decode(data, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The hand-written decoder must agree with encoding/json on every string it
+// unescapes, including surrogate pairs and every escape cjson emits.
+func TestUnescapesLikeEncodingJSON(t *testing.T) {
+	for _, lit := range []string{
+		`"\/echo\/x"`, `"a\"b\\c"`, `"\u00e9\u4e16"`, `"\ud83d\ude00"`, `"\b\f\n\r\t"`, `"plain"`, `""`,
+	} {
+		var want string
+		require.NoError(t, json.Unmarshal([]byte(lit), &want), lit)
+		var e Entry
+		require.NoError(t, DecodeString(`{"client_ip":`+lit+`,"response":{"status":200}}`, &e), lit)
+		assert.Equal(t, want, e.ClientIP, lit)
+	}
+}
+
+func TestDecodingIntoAUsedEntryForgetsTheOldOne(t *testing.T) {
+	var e Entry
+	require.NoError(t, Decode([]byte(kong39), &e))
+	require.NoError(t, DecodeString(`{"response":{"status":404}}`, &e))
+	assert.Empty(t, e.Request.Headers)
+	assert.Nil(t, e.Route)
+	assert.False(t, e.Tries.Present)
+	assert.Equal(t, 404, e.Response.Status)
+}
+
+func BenchmarkDecodeEncodingJSONMap(b *testing.B) {
+	data := []byte(kong39)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeReused(b *testing.B) {
+	data := kong39
+	var e Entry
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := DecodeString(data, &e); err != nil {
 			b.Fatal(err)
 		}
 	}
