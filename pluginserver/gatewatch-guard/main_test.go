@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Kong/go-pdk/bridge"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/kongschema/metaschematest"
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pluginservertest"
+)
+
+// buildBinary builds this command as Kong would find it: named after the
+// plugin. A missing go tool fails the test rather than skipping it.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	dir, err := os.MkdirTemp("", "gwg") // short: the socket goes here too
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "gatewatch-guard")
+	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+func TestBinary(t *testing.T) {
+	bin := buildBinary(t)
+	prefix := filepath.Dir(bin)
+
+	t.Run("-dump prints a plugin Kong accepts", func(t *testing.T) {
+		out, err := exec.Command(bin, "-dump").Output()
+		require.NoError(t, err)
+		var info struct {
+			Protocol string
+			Plugins  []struct {
+				Name    string
+				Version string
+				Phases  []string
+				Schema  json.RawMessage
+			}
+		}
+		require.NoError(t, json.Unmarshal(out, &info))
+		assert.Equal(t, "ProtoBuf:1", info.Protocol)
+		assert.Equal(t, "gatewatch-guard", info.Plugins[0].Name)
+		assert.Equal(t, []string{"access"}, info.Plugins[0].Phases)
+		require.NoError(t, metaschematest.Check(info.Plugins[0].Schema))
+	})
+
+	t.Run("a settings file with an unknown key exits non-zero naming the key", func(t *testing.T) {
+		cfg := filepath.Join(prefix, "bad.yaml")
+		require.NoError(t, os.WriteFile(cfg, []byte("metrics:\n  adress: :9100\n"), 0o600))
+		var stderr syncBuffer
+		cmd := exec.Command(bin, "-kong-prefix", prefix, "-config", cfg)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit)
+		assert.Equal(t, 1, exit.ExitCode())
+		assert.Contains(t, stderr.String(), `"metrics.adress"`)
+		assert.Contains(t, stderr.String(), "line 2")
+	})
+
+	t.Run("it serves the socket and exits 0 on SIGTERM, removing the socket", func(t *testing.T) {
+		socket := filepath.Join(prefix, "gatewatch-guard.socket")
+		// A stale socket file from a killed predecessor must not stop it.
+		stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: socket, Net: "unix"})
+		require.NoError(t, err)
+		stale.SetUnlinkOnClose(false)
+		require.NoError(t, stale.Close())
+		_, err = os.Stat(socket)
+		require.NoError(t, err, "the stale socket file must exist before the start")
+
+		var stderr syncBuffer
+		cmd := exec.Command(bin, "-kong-prefix", prefix)
+		cmd.Env = append(os.Environ(), "GATEWATCH_METRICS_ADDR=127.0.0.1:0")
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+		var kong *pluginservertest.Kong
+		deadline := time.Now().Add(10 * time.Second)
+		for kong == nil {
+			if k, err := pluginservertest.Dial(socket, 10*time.Second); err == nil {
+				kong = k
+			} else if time.Now().After(deadline) {
+				t.Fatalf("socket never appeared: %v\n%s", err, stderr.String())
+			} else {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		defer kong.Close()
+		st, err := kong.StartInstance("gatewatch-guard", `{"__seq__":1}`)
+		require.NoError(t, err)
+		calls, err := kong.HandleEvent(st.InstanceId, "access", func(method string, _ []byte) (proto.Message, bool) {
+			if method == "kong.nginx.get_var" {
+				return bridge.WrapString("GET / HTTP/1.1"), false
+			}
+			h, _ := bridge.WrapHeaders(map[string][]string{"host": {"a"}})
+			return h, false
+		})
+		require.NoError(t, err)
+		assert.Len(t, calls, 2)
+
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		select {
+		case err := <-exited:
+			require.NoError(t, err, "exit status after SIGTERM must be 0:\n%s", stderr.String())
+		case <-time.After(20 * time.Second):
+			t.Fatal("no exit after SIGTERM")
+		}
+		_, err = os.Stat(socket)
+		assert.True(t, os.IsNotExist(err), "socket file must be removed")
+		assert.Contains(t, stderr.String(), "metrics listening")
+	})
+}
+
+// The metrics listener, when configured, serves the plugin server's
+// counters.
+func TestMetricsEndpoint(t *testing.T) {
+	bin := buildBinary(t)
+	prefix := filepath.Dir(bin)
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "-kong-prefix", prefix)
+	cmd.Env = append(os.Environ(), "GATEWATCH_METRICS_ADDR=127.0.0.1:0")
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+
+	var addr string
+	deadline := time.Now().Add(10 * time.Second)
+	for addr == "" {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if i := strings.Index(line, "metrics listening"); i >= 0 {
+				if j := strings.Index(line, "addr="); j >= 0 {
+					addr = strings.Fields(line[j+len("addr="):])[0]
+				}
+			}
+		}
+		if addr == "" {
+			require.False(t, time.Now().After(deadline), "no metrics listener:\n%s", stderr.String())
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `gatewatch_plugin_panics_total{plugin="gatewatch-guard"} 0`)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
