@@ -8,13 +8,16 @@ import (
 	"github.com/gatewatch/gatewatch/pkg/kongentry"
 )
 
-// accessDetail names the control that denied the request. acl runs after
-// authentication, so a 403 with an authenticated consumer or credential is
-// acl's; the user-agent tells bot-detection's; without more evidence the
-// control is "unknown" rather than a guess.
+// accessDetail names the control that denied the request: first from the
+// length of Kong's templated error body (errorbody.go), then from context —
+// acl runs after authentication, so a 403 with an authenticated consumer or
+// credential is acl's; a known bot user agent is bot-detection's — and
+// otherwise "unknown" rather than a guess.
 func accessDetail(e *kongentry.Entry) event.Detail {
 	d := event.Detail{Control: "unknown"}
 	switch {
+	case controlFromBody(e) != "":
+		d.Control = controlFromBody(e)
 	case e.Consumer != nil || e.Authenticated != nil:
 		d.Control = "acl"
 	case isKnownBot(e.Request.Headers.Get("user-agent")):

@@ -37,6 +37,13 @@ type Detail struct {
 
 	// gatewatch.dropped
 	Dropped int `json:"dropped,omitempty"`
+
+	// kong.error (a line, or a burst of like lines, of Kong's error.log)
+	Level     string `json:"level,omitempty"`     // nginx level: debug … emerg
+	Category  string `json:"category,omitempty"`  // plugin_error, pluginserver_terminated, upstream_connect, upstream_timeout, dns, database, certificate, worker_crash, critical, other
+	Component string `json:"component,omitempty"` // the [context] of the line: a plugin name, pluginserver, lua, …
+	Message   string `json:"message,omitempty"`   // the log message, escaped and truncated to 1 KiB
+	Count     int    `json:"count,omitempty"`     // lines collapsed into this event (bursts)
 }
 
 // Identity is the attempted identity of a failed authentication, reported

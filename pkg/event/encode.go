@@ -137,6 +137,11 @@ func (d *Detail) appendJSON(b []byte) []byte {
 	w.str("actor", d.Actor)
 	w.str("entity_path", d.EntityPath)
 	w.int("dropped", d.Dropped)
+	w.str("level", d.Level)
+	w.str("category", d.Category)
+	w.str("component", d.Component)
+	w.str("message", d.Message)
+	w.int("count", d.Count)
 	return append(w.b, '}')
 }
 

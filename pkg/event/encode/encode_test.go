@@ -1,0 +1,77 @@
+package encode
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/pkg/event/encode/internal/sample"
+)
+
+func TestByNameKnowsEveryFormatAndNothingElse(t *testing.T) {
+	for _, name := range Names {
+		t.Run(name+" is known", func(t *testing.T) {
+			e, err := ByName(name)
+			require.NoError(t, err)
+			assert.Equal(t, name, e.Name())
+			assert.NotEmpty(t, e.ContentType())
+		})
+	}
+	t.Run("the empty name is native", func(t *testing.T) {
+		e, err := ByName("")
+		require.NoError(t, err)
+		assert.Equal(t, "native", e.Name())
+	})
+	t.Run("names are case-insensitive", func(t *testing.T) {
+		e, err := ByName("OCSF")
+		require.NoError(t, err)
+		assert.Equal(t, "ocsf", e.Name())
+	})
+	t.Run("an unknown name is ErrUnknownFormat", func(t *testing.T) {
+		_, err := ByName("leef")
+		assert.True(t, errors.Is(err, ErrUnknownFormat), "%v", err)
+		assert.ErrorContains(t, err, `"leef"`)
+	})
+}
+
+func TestEveryFormatEncodesEveryTypeAndAppends(t *testing.T) {
+	for _, name := range Names {
+		e, err := New(name, Options{ProductVersion: "9.9.9"})
+		require.NoError(t, err)
+		for _, ev := range append(sample.Events(), sample.Hostile()) {
+			out, err := e.Append([]byte("x"), &ev)
+			require.NoError(t, err, "%s %s", name, ev.Type)
+			assert.Equal(t, byte('x'), out[0], "%s appends to dst", name)
+			assert.Greater(t, len(out), 50, "%s %s", name, ev.Type)
+		}
+	}
+}
+
+// BenchmarkEncode measures the cost of encoding one event per format, over
+// the whole sample set (one event of every type), into a reused buffer as
+// the publisher and forwarder do.
+func BenchmarkEncode(b *testing.B) {
+	events := sample.Events()
+	for _, name := range Names {
+		e, err := ByName(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			n := 0
+			for b.Loop() {
+				ev := &events[n%len(events)]
+				n++
+				buf, err = e.Append(buf[:0], ev)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
