@@ -186,6 +186,14 @@ func (c *Classifier) emit(dst []event.Event, in *Input, t event.Type, sev event.
 	if e.Consumer != nil {
 		ev.Client.Consumer = event.Consumer{ID: e.Consumer.ID, Username: e.Consumer.Username}
 	}
+	if c.p.Geo != nil {
+		if g, as, ok := c.p.Geo.Lookup(e.ClientIP); ok {
+			if g != (event.Geo{}) {
+				ev.Client.Geo = &g
+			}
+			ev.Client.AS = as
+		}
+	}
 	ev.Request = event.Request{
 		ID:     requestID(e),
 		Method: e.Request.Method,

@@ -29,6 +29,13 @@ type Policy struct {
 	Redactor *redact.Redactor
 	// Detector, when set, inspects requests the guard did not inspect.
 	Detector Detector
+	// Geo, when set, adds client.geo and client.as.
+	Geo GeoLookup
+}
+
+// GeoLookup resolves a client address to its location and network.
+type GeoLookup interface {
+	Lookup(ip string) (event.Geo, *event.AS, bool)
 }
 
 // Detector finds attack signatures in a logged request.

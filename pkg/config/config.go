@@ -25,6 +25,8 @@ type Process struct {
 	Metrics   Metrics   `yaml:"metrics"`
 	Log       Log       `yaml:"log"`
 	Blocklist Blocklist `yaml:"blocklist"`
+	GeoIP     GeoIP     `yaml:"geoip"`
+	Redaction Redaction `yaml:"redaction"`
 }
 
 // Kafka is the producer connection shared by every route of the process.
@@ -85,6 +87,21 @@ type Log struct {
 type Blocklist struct {
 	Topic        string `yaml:"topic"`
 	SnapshotFile string `yaml:"snapshot_file"` // empty: no snapshot
+}
+
+// GeoIP names the operator's MaxMind-format databases (GeoLite2/GeoIP2
+// City or Country, and ASN). Empty: events carry no client.geo/client.as.
+type GeoIP struct {
+	CityDB string `yaml:"city_db"`
+	ASNDB  string `yaml:"asn_db"`
+}
+
+// Redaction keys the fingerprints that stand in for API keys in events.
+type Redaction struct {
+	// FingerprintKeyFile holds a per-deployment secret; the same key on
+	// every gateway makes fingerprints comparable across them. Empty: an
+	// unkeyed hash, which a holder of a candidate key can confirm.
+	FingerprintKeyFile string `yaml:"fingerprint_key_file"`
 }
 
 // Default returns the defaults; every setting not given keeps its value.

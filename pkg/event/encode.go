@@ -40,6 +40,25 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	c.str("id", e.Client.Consumer.ID)
 	c.str("username", e.Client.Consumer.Username)
 	w.b = append(c.b, '}')
+	if g := e.Client.Geo; g != nil {
+		w.key("geo")
+		w.b = append(w.b, '{')
+		gw := objWriter{b: w.b}
+		gw.str("country", g.Country)
+		gw.str("region", g.Region)
+		gw.str("city", g.City)
+		w.b = append(gw.b, '}')
+	}
+	if as := e.Client.AS; as != nil {
+		w.key("as")
+		w.b = append(w.b, `{"number":`...)
+		w.b = strconv.AppendUint(w.b, uint64(as.Number), 10)
+		if as.Organization != "" {
+			w.b = append(w.b, `,"organization":`...)
+			w.b = AppendString(w.b, as.Organization)
+		}
+		w.b = append(w.b, '}')
+	}
 	b = append(w.b, '}')
 
 	b = append(b, `,"request":{`...)

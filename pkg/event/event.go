@@ -116,6 +116,23 @@ type Client struct {
 	IP        string   `json:"ip,omitempty"`
 	UserAgent string   `json:"user_agent,omitempty"`
 	Consumer  Consumer `json:"consumer"`
+	// Geo and AS are set when the operator configured MaxMind-format
+	// databases (geoip in the process settings).
+	Geo *Geo `json:"geo,omitempty"`
+	AS  *AS  `json:"as,omitempty"`
+}
+
+// Geo is where the client address is, per the operator's City database.
+type Geo struct {
+	Country string `json:"country,omitempty"` // ISO 3166-1 alpha-2
+	Region  string `json:"region,omitempty"`  // ISO 3166-2 subdivision code
+	City    string `json:"city,omitempty"`
+}
+
+// AS is the client address's autonomous system, per the ASN database.
+type AS struct {
+	Number       uint   `json:"number"`
+	Organization string `json:"organization,omitempty"`
 }
 
 // Consumer is the Kong consumer the request was authenticated as.
