@@ -1,0 +1,285 @@
+package detect
+
+import (
+	"bytes"
+
+	"github.com/corazawaf/libinjection-go"
+
+	"github.com/gatewatch/gatewatch/pkg/detect/normalize"
+)
+
+// checkFunc is a built-in check a rule can name instead of a pattern. It sees
+// the rule's view of the value and reports the matched span.
+type checkFunc func(s *state, f field, v []byte) (start, end int, ok bool)
+
+// checks are the built-in checks rule files can name.
+var checks = map[string]checkFunc{
+	"libinjection-sqli": checkLibinjectionSQLi,
+	"libinjection-xss":  checkLibinjectionXSS,
+	"ssrf-url":          checkSSRF,
+	"jndi-lookup":       checkJNDI,
+	"log4j-lookup":      checkLog4jLookup,
+	"traversal-depth":   checkTraversalDepth,
+	"event-handler":     checkEventHandler,
+	"shell-command":     checkShellCommand,
+	"double-encoding":   checkSignal(normalize.DoubleEncoded),
+	"null-byte":         checkSignal(normalize.NullByte),
+	"overlong-utf8":     checkSignal(normalize.Overlong),
+}
+
+func checkLibinjectionSQLi(s *state, f field, v []byte) (int, int, bool) {
+	// libinjection works on the decoded value with its original case. It
+	// also fires on prose with quotes or "and" ("35% cotton and 65%
+	// polyester"), so a hit counts only when the value also has SQL syntax.
+	if !sqlEvidence(v) || (f.kind == locHeader && !hasAnyByte(v, "'\"`=#-*")) {
+		return 0, 0, false
+	}
+	ok, fp := libinjection.IsSQLi(string(s.dec))
+	if !ok {
+		return 0, 0, false
+	}
+	// A value that starts with a function call ("sleep(5) song") and never
+	// leaves its quoting context is more often a search term than a payload.
+	if len(fp) > 0 && fp[0] == 'f' && !hasAnyByte(v, "'\"`;#=") {
+		return 0, 0, false
+	}
+	return 0, len(v), true
+}
+
+func checkLibinjectionXSS(s *state, f field, v []byte) (int, int, bool) {
+	if libinjection.IsXSS(string(s.dec)) {
+		i := bytes.IndexByte(v, '<')
+		return max(i, 0), len(v), true
+	}
+	return 0, 0, false
+}
+
+func checkSignal(sig normalize.Signal) checkFunc {
+	return func(s *state, f field, v []byte) (int, int, bool) {
+		return 0, len(v), s.sig&sig != 0
+	}
+}
+
+// checkTraversalDepth fires on two or more parent-directory steps in the
+// path view ("../../", "..;/..", "..\\.."), the shape of a traversal whatever
+// file it aims at. The URL path itself fires on one step, since clients
+// normalise dot segments before sending.
+func checkTraversalDepth(s *state, f field, v []byte) (int, int, bool) {
+	need := 2
+	if f.kind == locPath {
+		need = 1
+	}
+	n, first := 0, -1
+	for i := 0; i+2 <= len(v); i++ {
+		if v[i] != '.' || v[i+1] != '.' {
+			continue
+		}
+		// A parent step: a run of two or more dots ("....//" survives naive
+		// stripping of "../") bounded by start, '/' or ';' on the left and
+		// '/', ';' or the end on the right.
+		j := i + 2
+		for j < len(v) && v[j] == '.' {
+			j++
+		}
+		left := i == 0 || v[i-1] == '/' || v[i-1] == '=' || v[i-1] == ':'
+		right := j == len(v) || v[j] == '/' || v[j] == ';'
+		if left && right {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+		i = j - 1
+	}
+	if n >= need {
+		return first, len(v), true
+	}
+	return 0, 0, false
+}
+
+// checkJNDI resolves Log4j lookups (innermost first, using their defaults
+// and case functions, so that ${${lower:j}${::-n}di:...} becomes
+// ${jndi:...}) and fires when a jndi lookup results.
+func checkJNDI(s *state, f field, v []byte) (int, int, bool) {
+	res, _ := resolveLookups(v)
+	if i := bytes.Index(res, []byte("jndi:")); i >= 0 {
+		start := bytes.Index(v, []byte("${"))
+		return max(start, 0), len(v), true
+	}
+	return 0, 0, false
+}
+
+// checkLog4jLookup fires on lookups that read the environment, system
+// properties or other context (data exfiltration without jndi).
+func checkLog4jLookup(s *state, f field, v []byte) (int, int, bool) {
+	_, named := resolveLookups(v)
+	if named {
+		start := bytes.Index(v, []byte("${"))
+		return max(start, 0), len(v), true
+	}
+	return 0, 0, false
+}
+
+var log4jLookups = map[string]bool{
+	"jndi": true, "env": true, "sys": true, "ctx": true, "java": true, "main": true,
+	"base64": true, "bundle": true, "docker": true, "k8s": true, "log4j": true,
+	"marker": true, "map": true, "sd": true, "spring": true, "web": true, "event": true,
+	"date": true, "upper": true, "lower": true,
+}
+
+// resolveLookups rewrites ${...} lookups from the innermost out, at most 64
+// times: a default (${x:-d}) becomes d, ${lower:x} and ${upper:x} become x,
+// and other lookups become their text without the braces. named reports
+// whether any lookup used a Log4j lookup name.
+func resolveLookups(v []byte) (out []byte, named bool) {
+	if bytes.Index(v, []byte("${")) < 0 {
+		return v, false
+	}
+	buf := append([]byte(nil), v...)
+	for iter := 0; iter < 64; iter++ {
+		end := -1
+		start := -1
+		for i := 0; i+1 < len(buf); i++ {
+			if buf[i] == '$' && buf[i+1] == '{' {
+				start = i
+			} else if buf[i] == '}' && start >= 0 {
+				end = i
+				break
+			}
+		}
+		if start < 0 || end < 0 {
+			break
+		}
+		inner := buf[start+2 : end]
+		var rep []byte
+		name, rest, hasColon := bytes.Cut(inner, []byte(":"))
+		switch {
+		case hasColon && log4jLookups[string(bytes.TrimSpace(name))] && string(bytes.TrimSpace(name)) != "jndi":
+			named = true
+			if _, d, ok := bytes.Cut(rest, []byte(":-")); ok {
+				rep = d
+			} else if n := string(name); n == "lower" || n == "upper" {
+				rep = rest
+			}
+		case bytes.Contains(inner, []byte(":-")):
+			_, rep, _ = bytes.Cut(inner, []byte(":-"))
+		default:
+			// Keep the lookup visible but without its braces.
+			rep = inner
+		}
+		nb := make([]byte, 0, len(buf))
+		nb = append(append(append(nb, buf[:start]...), rep...), buf[end+1:]...)
+		buf = nb
+	}
+	return buf, named
+}
+
+// sqlEvidence reports whether a lower-cased value holds an SQL operator,
+// comment or a keyword that prose rarely uses.
+func sqlEvidence(v []byte) bool {
+	for i, c := range v {
+		switch c {
+		case '=', '<', '>', '(', ')', ';', '#', '@', '|', '`':
+			return true
+		case '-':
+			if i+1 < len(v) && v[i+1] == '-' {
+				return true
+			}
+		case '/':
+			if i+1 < len(v) && v[i+1] == '*' {
+				return true
+			}
+		}
+	}
+	for _, w := range sqlWords {
+		if indexWord(v, w) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+var sqlWords = []string{
+	"select", "union", "insert", "update", "delete", "drop", "sleep", "benchmark", "waitfor",
+	"having", "order by", "group by", "exec", "char", "null", "xor", "rlike", "regexp", "case",
+	"procedure", "limit", "into", "from", "where", "version", "concat", "substr", "ascii", "div",
+	"true", "false", "declare", "cast", "convert", "like",
+}
+
+// indexWord finds w in v at word boundaries.
+func indexWord(v []byte, w string) int {
+	for off := 0; off < len(v); {
+		i := bytes.Index(v[off:], []byte(w))
+		if i < 0 {
+			return -1
+		}
+		i += off
+		j := i + len(w)
+		if (i == 0 || !isWordByte(v[i-1])) && (j == len(v) || !isWordByte(v[j])) {
+			return i
+		}
+		off = i + 1
+	}
+	return -1
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c >= 'A' && c <= 'Z'
+}
+
+func hasAnyByte(v []byte, set string) bool {
+	for _, c := range v {
+		for i := 0; i < len(set); i++ {
+			if c == set[i] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkEventHandler finds an HTML event-handler attribute: "on" and 3 to 30
+// letters, at the start of the value or after a delimiter, then '=' and a
+// value ("onerror=alert(1)", "\" onmouseover = x"). Plain code replaces a
+// regular expression here because "on" occurs in almost every header.
+func checkEventHandler(s *state, f field, v []byte) (int, int, bool) {
+	for i := 0; i+2 < len(v); i++ {
+		j := bytes.Index(v[i:], []byte("on"))
+		if j < 0 {
+			break
+		}
+		i += j
+		if i > 0 && !isHandlerDelim(v[i-1]) {
+			continue
+		}
+		k := i + 2
+		for k < len(v) && k-i-2 <= 30 && v[k] >= 'a' && v[k] <= 'z' {
+			k++
+		}
+		if k-i-2 < 3 {
+			continue
+		}
+		for k < len(v) && (v[k] == ' ' || v[k] == '\t' || v[k] == '\n' || v[k] == '\r' || v[k] == '\f') {
+			k++
+		}
+		if k >= len(v) || v[k] != '=' {
+			continue
+		}
+		k++
+		for k < len(v) && (v[k] == ' ' || v[k] == '\t' || v[k] == '\n') {
+			k++
+		}
+		if k < len(v) && v[k] != '=' {
+			return i, min(len(v), k+20), true
+		}
+	}
+	return 0, 0, false
+}
+
+func isHandlerDelim(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '\f', '"', '\'', '/', '`', '<', '>', ';', '+':
+		return true
+	}
+	return false
+}

@@ -1,0 +1,48 @@
+package detect
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/pkg/detect/corpus"
+)
+
+func loadRequests(b testing.TB, file string) []Request {
+	f, err := os.Open(filepath.Join(corpusDir, file))
+	require.NoError(b, err)
+	defer f.Close()
+	var out []Request
+	err = corpus.Read(f, func(_ int, rec *corpus.Record) error {
+		path, q, hs, body, ct := rec.Parts()
+		req := Request{Method: rec.Method, Path: path, RawQuery: q, Body: body, ContentType: ct}
+		for _, h := range hs {
+			req.Headers = append(req.Headers, Header{Name: h.Name, Value: h.Value})
+		}
+		out = append(out, req)
+		return nil
+	}, func(e *corpus.LineError) { b.Fatal(e) })
+	require.NoError(b, err)
+	return out
+}
+
+func benchmarkFile(b *testing.B, file string) {
+	e, err := New(nil)
+	require.NoError(b, err)
+	p, err := e.Profile(Policy{})
+	require.NoError(b, err)
+	reqs := loadRequests(b, file)
+	var dst []Finding
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dst = p.Inspect(&reqs[i%len(reqs)], dst[:0])
+	}
+}
+
+func BenchmarkInspectBenignSynthetic(b *testing.B) { benchmarkFile(b, "benign_synthetic.jsonl") }
+func BenchmarkInspectAttacksPATT(b *testing.B) {
+	benchmarkFile(b, "attacks_payloadsallthethings.jsonl")
+}

@@ -1,0 +1,265 @@
+package detect
+
+import (
+	"github.com/gatewatch/gatewatch/pkg/detect/normalize"
+)
+
+// state is the per-call scratch space, pooled in the Engine so that a benign
+// request allocates nothing.
+type state struct {
+	p        *Profile
+	findings []Finding
+	budget   int // bytes still allowed to be inspected
+	fields   int // values still allowed to be inspected
+
+	dec, tmp, low, alt []byte // decoded value, decode scratch, lower-cased, alternate view
+	altKind            viewKind
+	altValid           bool
+	sig                normalize.Signal
+	name               []byte // lower-cased header name, JSON path
+	path               []byte // JSON path being built
+}
+
+// Inspect appends to dst the findings for r and returns the extended slice.
+// It is safe for concurrent use and bounded in time and memory (see the
+// package documentation).
+func (p *Profile) Inspect(r *Request, dst []Finding) []Finding {
+	if r == nil {
+		return dst
+	}
+	s := p.e.scratch.Get().(*state)
+	s.p, s.findings = p, dst
+	s.budget, s.fields = MaxRequestBytes, MaxFields
+	s.inspectRequest(r)
+	dst = s.findings
+	s.findings, s.p = nil, nil
+	p.e.scratch.Put(s)
+	return dst
+}
+
+// field identifies where a value came from.
+type field struct {
+	kind   locMask
+	parent locMask // for a name (locName): where the name was found
+	name   string  // parameter, header (lower case), cookie name or JSON path
+	nameb  []byte  // name, when it lives in scratch space (JSON paths)
+	secret bool   // never quote the value in a fragment
+}
+
+var (
+	optsQuery = normalize.Options{Percent: true, PlusIsSpace: true}
+	optsPlain = normalize.Options{Percent: true}
+)
+
+// inspectValue runs the enabled rules of f's kind over one value.
+func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Options) {
+	if s.fields <= 0 || s.budget <= 0 || len(raw) == 0 || len(s.findings) >= MaxFindings {
+		return
+	}
+	s.fields--
+	if len(raw) > MaxValueBytes {
+		raw = raw[:MaxValueBytes]
+	}
+	if len(raw) > s.budget {
+		raw = raw[:s.budget]
+	}
+	s.budget -= len(raw)
+
+	kr := s.p.byKind[kindIndex(f.kind)]
+	if f.kind == locName && f.parent != 0 {
+		// Names are attacker-controlled too (CRS inspects ARGS_NAMES): they get
+		// the rules of where they were found as well as the name-only rules.
+		pr := s.p.byKind[kindIndex(f.parent)]
+		kr.triggered.or(&pr.triggered)
+		kr.always.or(&pr.always)
+	}
+	if (f.kind == locHeader || f.kind == locProtoHeader) && len(s.p.headers) > 0 {
+		if hr, ok := s.p.headers[f.name]; ok {
+			kr.triggered.or(&hr.triggered)
+			kr.always.or(&hr.always)
+		}
+	}
+	if kr.triggered.empty() && kr.always.empty() {
+		return
+	}
+	s.dec, s.tmp, s.sig = normalize.Decode(s.dec[:0], s.tmp, raw, o)
+	s.low = normalize.AppendLower(s.low[:0], s.dec)
+	var set ruleSet
+	if !kr.triggered.empty() {
+		s.p.e.matcher.scan(s.low, &set)
+		set.and(&kr.triggered)
+	}
+	set.or(&kr.always)
+	if set.empty() {
+		return
+	}
+	s.altValid = false
+	s.evaluate(f, &set)
+}
+
+// evaluate runs the selected rules in file order and records their findings.
+func (s *state) evaluate(f field, set *ruleSet) {
+	var classesHit uint16
+	for w, bits := range set {
+		for bits != 0 {
+			i := w*64 + trailingZeros(bits)
+			bits &= bits - 1
+			r := s.p.e.rules[i]
+			ci := classBit(r.Class)
+			if classesHit&ci != 0 {
+				continue // one finding per class and location is enough
+			}
+			v := s.view(r.view)
+			start, end, ok := 0, len(v), false
+			switch {
+			case r.re != nil:
+				if loc := r.re.FindIndex(v); loc != nil {
+					start, end, ok = loc[0], loc[1], true
+				}
+			case r.check != nil:
+				start, end, ok = r.check(s, f, v)
+			default:
+				ok = true // a trigger occurring is the match
+			}
+			if !ok {
+				continue
+			}
+			if s.addFinding(r, f, v, start, end) {
+				classesHit |= ci
+			}
+		}
+	}
+}
+
+func trailingZeros(x uint64) int {
+	n := 0
+	for x&1 == 0 {
+		x >>= 1
+		n++
+	}
+	return n
+}
+
+func classBit(c string) uint16 {
+	switch c {
+	case ClassSQLi:
+		return 1
+	case ClassXSS:
+		return 2
+	case ClassTraversal:
+		return 4
+	case ClassCmdi:
+		return 8
+	case ClassSSRF:
+		return 16
+	case ClassJNDI:
+		return 32
+	case ClassScanner:
+		return 64
+	}
+	return 128
+}
+
+// view returns the normalised form of the current value a rule asks for,
+// computing the alternate views lazily.
+func (s *state) view(k viewKind) []byte {
+	if k == viewLower {
+		return s.low
+	}
+	if s.altValid && s.altKind == k {
+		return s.alt
+	}
+	switch k {
+	case viewSQL:
+		s.alt = normalize.AppendSQL(s.alt[:0], s.low)
+	case viewShell:
+		s.alt = normalize.AppendShell(s.alt[:0], s.low)
+	case viewPath:
+		s.alt = normalize.AppendPath(s.alt[:0], s.low)
+	}
+	s.altKind, s.altValid = k, true
+	return s.alt
+}
+
+func (s *state) addFinding(r *rule, f field, v []byte, start, end int) bool {
+	loc := location(f)
+	if s.p.excluded(loc, r.Class) {
+		return false
+	}
+	for _, prev := range s.findings {
+		if prev.Location == loc && prev.Class == r.Class {
+			return true
+		}
+	}
+	if len(s.findings) >= MaxFindings {
+		return true
+	}
+	frag := redacted
+	if !f.secret {
+		frag = fragment(v, start, end)
+	}
+	s.findings = append(s.findings, Finding{
+		RuleID: r.ID, Class: r.Class, Severity: r.Severity, Location: loc,
+		Fragment: frag, CWE: r.CWE, Technique: r.Technique,
+	})
+	return true
+}
+
+const redacted = "[redacted]"
+
+func location(f field) string {
+	if f.nameb != nil {
+		f.name = string(f.nameb)
+	}
+	k := f.kind
+	if k == locName {
+		k = f.parent
+	}
+	switch k {
+	case locPath:
+		return "path"
+	case locQuery:
+		return "query:" + f.name
+	case locHeader, locProtoHeader:
+		return "header:" + f.name
+	case locCookie:
+		return "cookie:" + f.name
+	}
+	if f.name == "" {
+		return "body"
+	}
+	return "body:" + f.name
+}
+
+// fragment quotes at most maxFragment bytes of the match, escaping anything
+// that is not printable ASCII as \xNN so that logs stay one line and safe.
+func fragment(v []byte, start, end int) string {
+	if start < 0 || start > len(v) {
+		start = 0
+	}
+	if end < start || end > len(v) {
+		end = len(v)
+	}
+	if end == start {
+		end = min(len(v), start+maxFragment)
+	}
+	var buf [maxFragment]byte
+	n := 0
+	const hexdigits = "0123456789abcdef"
+	for _, c := range v[start:end] {
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			if n+1 > maxFragment {
+				break
+			}
+			buf[n] = c
+			n++
+			continue
+		}
+		if n+4 > maxFragment {
+			break
+		}
+		buf[n], buf[n+1], buf[n+2], buf[n+3] = '\\', 'x', hexdigits[c>>4], hexdigits[c&15]
+		n += 4
+	}
+	return string(buf[:n])
+}

@@ -1,0 +1,253 @@
+package detect
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// checkSSRF fires when a value holds a URL (or, in a URL-named parameter, a
+// bare host) whose host is internal: loopback, private, link-local, CGNAT,
+// unspecified or a cloud metadata address, however written (decimal, octal,
+// hex, short forms, IPv4-mapped IPv6, look-alike digits, wildcard DNS names
+// that embed an address), or that uses a scheme meant for something other
+// than fetching a page (gopher, dict, file, ...).
+func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
+	for i := 0; i < len(v); {
+		j := bytes.Index(v[i:], []byte("://"))
+		if j < 0 {
+			break
+		}
+		j += i
+		k := j
+		for k > 0 && isSchemeByte(v[k-1]) {
+			k--
+		}
+		if dangerousScheme(v[k:j]) || internalAuthority(v[j+3:]) {
+			return k, len(v), true
+		}
+		i = j + 3
+	}
+	if bytes.HasPrefix(v, []byte("//")) && internalAuthority(v[2:]) {
+		return 0, len(v), true
+	}
+	if f.kind != locHeader && urlishName(f) && internalAuthority(v) {
+		return 0, len(v), true
+	}
+	return 0, 0, false
+}
+
+func isSchemeByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+func dangerousScheme(s []byte) bool {
+	switch string(s) {
+	case "gopher", "dict", "file", "ldap", "ldaps", "tftp", "jar", "netdoc", "sftp", "smb",
+		"expect", "phar", "ogg", "rtsp", "imap", "pop3", "smtp", "telnet", "redis", "mysql", "postgres":
+		return true
+	}
+	return false
+}
+
+// urlishName reports whether a field's name suggests a URL or host.
+func urlishName(f field) bool {
+	for _, w := range [...]string{"url", "uri", "host", "callback", "webhook", "redirect", "target", "dest", "endpoint", "proxy", "fetch", "domain", "site", "feed", "link", "src", "source", "image", "server", "addr"} {
+		if f.nameb != nil {
+			if containsFold(f.nameb, w) {
+				return true
+			}
+		} else if containsFold(f.name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// internalAuthority parses the authority at the start of v (up to '/', '?',
+// '#' or whitespace) and reports whether any host in it is internal. Every
+// '@'- or backslash-separated piece is tried, since URL parsers disagree about
+// which one is the host.
+func internalAuthority(v []byte) bool {
+	end := 0
+	for end < len(v) && end < 512 {
+		c := v[end]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':' ||
+			c == '[' || c == ']' || c == '%' || c == '@' || c == '\\' || c == '~' || c == '+' || c >= 0x80) {
+			break
+		}
+		end++
+	}
+	auth := v[:end]
+	for len(auth) > 0 {
+		piece := auth
+		if i := bytes.IndexAny(auth, "@\\"); i >= 0 {
+			piece, auth = auth[:i], auth[i+1:]
+		} else {
+			auth = nil
+		}
+		if internalHost(stripPort(piece)) {
+			return true
+		}
+	}
+	return false
+}
+
+func stripPort(h []byte) []byte {
+	if len(h) > 0 && h[0] == '[' {
+		if i := bytes.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h[1:]
+	}
+	if bytes.Count(h, []byte(":")) == 1 {
+		h, _, _ = bytes.Cut(h, []byte(":"))
+	}
+	return h
+}
+
+var internalNames = []string{
+	"localhost", "metadata", "metadata.google.internal", "instance-data", "localtest.me",
+	"metadata.azure.internal", "kubernetes.default", "ip6-localhost", "ip6-loopback", "lvh.me",
+	"vcap.me", "0", "rancher-metadata", "metadata.packet.net", "metadata.tencentyun.com",
+	"instance-data.ec2.internal", "metadata.platformequinix.com",
+}
+
+func internalHost(hb []byte) bool {
+	hb = bytes.TrimSuffix(hb, []byte("."))
+	if len(hb) == 0 || len(hb) > 255 {
+		return false
+	}
+	h := string(hb)
+	for _, n := range internalNames {
+		if h == n || strings.HasSuffix(h, "."+n) {
+			return true
+		}
+	}
+	if strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".localdomain") || strings.HasSuffix(h, ".svc.cluster.local") || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	// Wildcard DNS services resolve a name to the address it embeds
+	// (10.0.0.1.nip.io, app-127-0-0-1.sslip.io).
+	for _, w := range [...]string{".nip.io", ".xip.io", ".sslip.io"} {
+		if base, ok := strings.CutSuffix(h, w); ok {
+			base = strings.ReplaceAll(base, "-", ".")
+			labels := strings.Split(base, ".")
+			if len(labels) >= 4 {
+				return internalHost([]byte(strings.Join(labels[len(labels)-4:], ".")))
+			}
+			return false
+		}
+	}
+	if a, ok := parseIPv4Loose(h); ok {
+		return internalAddr(a)
+	}
+	if strings.Contains(h, ":") {
+		if i := strings.IndexByte(h, '%'); i >= 0 {
+			h = h[:i] // zone
+		}
+		if a, err := netip.ParseAddr(h); err == nil {
+			return internalAddr(a)
+		}
+	}
+	return false
+}
+
+// parseIPv4Loose parses an IPv4 address the way inet_aton does: one to four
+// dot-separated parts, each decimal, octal (leading 0) or hex (0x), the last
+// part filling the remaining bytes ("127.1", "2130706433", "0x7f.1").
+func parseIPv4Loose(h string) (netip.Addr, bool) {
+	if h == "" || !(h[0] >= '0' && h[0] <= '9') {
+		return netip.Addr{}, false
+	}
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var vals [4]uint64
+	for i, p := range parts {
+		if p == "" {
+			return netip.Addr{}, false
+		}
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x") || strings.HasPrefix(p, "0X"):
+			base, p = 16, p[2:]
+			if p == "" {
+				p = "0"
+			}
+			if len(p) > 8 && len(parts) == 1 {
+				p = p[len(p)-8:] // some parsers keep the low 32 bits of an overlong hex number
+			}
+		case strings.HasPrefix(p, "0o"):
+			base, p = 8, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		n, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals[i] = n
+	}
+	var ip uint64
+	switch len(parts) {
+	case 1:
+		ip = vals[0]
+	case 2:
+		if vals[0] > 255 || vals[1] > 0xffffff {
+			return netip.Addr{}, false
+		}
+		ip = vals[0]<<24 | vals[1]
+	case 3:
+		if vals[0] > 255 || vals[1] > 255 || vals[2] > 0xffff {
+			return netip.Addr{}, false
+		}
+		ip = vals[0]<<24 | vals[1]<<16 | vals[2]
+	case 4:
+		for _, x := range vals {
+			if x > 255 {
+				return netip.Addr{}, false
+			}
+		}
+		ip = vals[0]<<24 | vals[1]<<16 | vals[2]<<8 | vals[3]
+	}
+	if ip > 0xffffffff {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
+}
+
+// internalAddr reports loopback, private, link-local, CGNAT, unspecified,
+// "this network" and cloud metadata addresses, looking through IPv4-mapped,
+// IPv4-compatible and NAT64 IPv6 forms.
+func internalAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.Is6() {
+		b := a.As16()
+		var zero [12]byte
+		switch {
+		case [12]byte(b[:12]) == zero && !a.IsLoopback() && !a.IsUnspecified():
+			a = netip.AddrFrom4([4]byte(b[12:]))
+		case b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b:
+			a = netip.AddrFrom4([4]byte(b[12:]))
+		}
+	}
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsUnspecified() || a.IsInterfaceLocalMulticast() {
+		return true
+	}
+	if a.Is4() {
+		b := a.As4()
+		switch {
+		case b[0] == 0, // "this network"
+			b[0] == 100 && b[1]&0xc0 == 64,                     // CGNAT, Alibaba metadata 100.100.100.200
+			b == [4]byte{192, 0, 0, 192}, b[0] == 198 && b[1]&0xfe == 18: // Oracle metadata, benchmarking nets
+			return true
+		}
+		return false
+	}
+	b := a.As16()
+	return b == [16]byte{0xfd, 0x00, 0x0e, 0xc2, 15: 0x54} // fd00:ec2::254, AWS IMDS over IPv6
+}
