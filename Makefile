@@ -1,0 +1,45 @@
+# gatewatch — build, test and demo. `make demo` and `make test` are the two
+# commands a newcomer needs (README).
+
+GO       ?= go
+BIN      := bin
+BINARIES := $(BIN)/gatewatch $(BIN)/gatewatch-guard $(BIN)/gwctl $(BIN)/kongsim
+# Packages whose tests run under the race detector (they have concurrency).
+RACE_PKGS := ./pkg/... ./plugins/... ./integration/... ./cmd/...
+
+.PHONY: all build test setup vet fmt-check unit e2e demo bench bench-detect clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/gatewatch ./pluginserver/gatewatch
+	$(GO) build -o $(BIN)/gatewatch-guard ./pluginserver/gatewatch-guard
+	$(GO) build -o $(BIN)/gwctl ./cmd/gwctl
+	$(GO) build -o $(BIN)/kongsim ./integration/kongsim/cmd/kongsim
+
+setup:
+	./scripts/setup.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# make test: everything CI checks, on a fresh machine.
+test: setup fmt-check vet build
+	$(GO) test -race -timeout 12m $(RACE_PKGS)
+
+demo: build
+	$(GO) run ./integration/demo -bin $(BIN) -kong-yml kong-conf/kong.yml $(if $(KEEP),-keep,)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pkg/... | tee bench.out
+
+bench-detect:
+	cd bench && $(GO) run ./cmd/bench-detect -corpus ../../shared/corpus
+
+clean:
+	rm -rf $(BIN)
