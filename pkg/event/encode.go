@@ -1,6 +1,7 @@
 package event
 
 import (
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -207,6 +208,11 @@ func (w *objWriter) ref(k string, r Ref) {
 }
 
 func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		// JSON has no NaN or infinity; Kong never serializes them, so a
+		// latency that is one is unknown.
+		return append(b, '0')
+	}
 	if f == float64(int64(f)) && f < 1e15 && f > -1e15 {
 		return strconv.AppendInt(b, int64(f), 10)
 	}

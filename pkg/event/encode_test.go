@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,12 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 			assert.Equal(t, ev.Detail, back.Detail)
 		})
 	}
+}
+
+func TestNonFiniteLatenciesStillEncodeAsJSON(t *testing.T) {
+	ev := sampleEvent()
+	ev.Response.Latency = Latency{KongMS: math.NaN(), UpstreamMS: math.Inf(1), TotalMS: math.Inf(-1)}
+	assert.True(t, json.Valid(ev.AppendJSON(nil)))
 }
 
 func TestAppendStringEscapesEverythingJSONNeeds(t *testing.T) {

@@ -1,12 +1,15 @@
 package encode
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/event/encode/cef"
 	"github.com/gatewatch/gatewatch/pkg/event/encode/internal/sample"
 )
 
@@ -74,4 +77,39 @@ func BenchmarkEncode(b *testing.B) {
 			b.SetBytes(int64(len(buf)))
 		})
 	}
+}
+
+// FuzzEveryFormatStaysWellFormed puts arbitrary text in the event's
+// free-text fields: JSON formats must stay valid JSON objects, CEF one
+// parseable line.
+func FuzzEveryFormatStaysWellFormed(f *testing.F) {
+	f.Add("curl/8", "/x", "a=b", "alice", "sqli", "T1190", 1.5)
+	f.Add("\x00\xff\u2028", "\"}{", "\\", "|=\n", "", "T1059.007", -1.0)
+	encoders := make([]Encoder, 0, len(Names))
+	for _, n := range Names {
+		e, err := ByName(n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		encoders = append(encoders, e)
+	}
+	f.Fuzz(func(t *testing.T, ua, path, query, user, class, technique string, latency float64) {
+		ev := sample.ForType(5, event.AttackDetected)
+		ev.Client.UserAgent, ev.Request.Path, ev.Request.Query = ua, path, query
+		ev.Client.Consumer.Username = user
+		ev.Detail.Findings[0].Class, ev.Detail.Findings[0].Technique = class, technique
+		ev.Response.Latency.TotalMS = latency
+		for _, e := range encoders {
+			out, err := e.Append(nil, &ev)
+			require.NoError(t, err)
+			if e.Name() == cef.Name {
+				_, err := cef.Parse(string(out))
+				require.NoError(t, err, "%s", out)
+				require.NotContains(t, string(out), "\n")
+				continue
+			}
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(out, &m), "%s: %s", e.Name(), out)
+		}
+	})
 }

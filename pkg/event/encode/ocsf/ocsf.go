@@ -16,7 +16,6 @@
 package ocsf
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 
@@ -44,122 +43,24 @@ func (Encoder) Name() string { return Name }
 // ContentType is JSON.
 func (Encoder) ContentType() string { return "application/json" }
 
-// class is one OCSF event class as gatewatch uses it.
-type class struct {
-	uid          int // class_uid
-	name         string
-	categoryUID  int
-	categoryName string
-}
-
-// The OCSF classes gatewatch emits.
-var (
-	HTTPActivity        = class{4002, "HTTP Activity", 4, "Network Activity"}
-	Authentication      = class{3002, "Authentication", 3, "Identity & Access Management"}
-	DetectionFinding    = class{2004, "Detection Finding", 2, "Findings"}
-	WebResourceAccess   = class{6004, "Web Resource Access Activity", 6, "Application Activity"}
-	ApplicationError    = class{6008, "Application Error", 6, "Application Activity"}
-	severityCaptions    = [...]string{"Unknown", "Informational", "Low", "Medium", "High", "Critical"}
-	errUnknownNilEvent  = errors.New("ocsf: nil event")
-	httpMethodActivites = map[string]int{"CONNECT": 1, "DELETE": 2, "GET": 3, "HEAD": 4, "OPTIONS": 5, "POST": 6, "PUT": 7, "TRACE": 8, "PATCH": 9}
-	httpMethodCaptions  = [...]string{"Unknown", "Connect", "Delete", "Get", "Head", "Options", "Post", "Put", "Trace", "Patch"}
-)
-
-// ClassOf returns the OCSF class an event type is written as.
-func ClassOf(t event.Type) class {
-	switch t {
-	case event.AuthFailure:
-		return Authentication
-	case event.AttackDetected:
-		return DetectionFinding
-	case event.AccessDenied:
-		return WebResourceAccess
-	case event.KongError, event.Dropped:
-		return ApplicationError
-	}
-	return HTTPActivity
-}
-
-// SeverityID maps gatewatch's severity to OCSF severity_id: info 1
-// (Informational) up to critical 5; an unknown severity is 0 (Unknown).
-func SeverityID(s event.Severity) int { return s.Rank() + 1 }
-
-// activity returns activity_id and its caption for ev in class c.
-func activity(c class, ev *event.Event) (int, string) {
-	switch c {
-	case Authentication:
-		return 1, "Logon"
-	case DetectionFinding:
-		return 1, "Create"
-	case WebResourceAccess:
-		return 2, "Access Deny"
-	case ApplicationError:
-		return 1, "General Error"
-	}
-	if id, ok := httpMethodActivites[ev.Request.Method]; ok {
-		return id, httpMethodCaptions[id]
-	}
-	return 99, "Other"
-}
-
-// disposition returns action_id, disposition_id and their captions, or
-// zero when gatewatch has nothing to say about enforcement.
-func disposition(ev *event.Event) (action int, actionName string, disp int, dispName string) {
-	switch ev.Type {
-	case event.AuthFailure:
-		return 2, "Denied", 26, "Unauthorized"
-	case event.AccessDenied, event.RateLimited:
-		return 2, "Denied", 2, "Blocked"
-	case event.RequestRejected:
-		return 2, "Denied", 25, "Rejected"
-	case event.AttackDetected:
-		if describe.Blocked(ev) {
-			return 2, "Denied", 2, "Blocked"
-		}
-		return 1, "Allowed", 15, "Detected"
-	}
-	return 0, "", 0, ""
-}
-
-// authProtocol maps Kong's authentication plugin to auth_protocol_id.
-func authProtocol(mechanism string) (int, string) {
-	switch mechanism {
-	case "basic-auth":
-		return 11, "Basic Authentication"
-	case "oauth2":
-		return 6, "OAUTH 2.0"
-	case "openid-connect":
-		return 4, "OpenID"
-	case "ldap-auth":
-		return 12, "LDAP"
-	case "key-auth":
-		return 99, "API Key"
-	case "jwt":
-		return 99, "JWT"
-	case "hmac-auth":
-		return 99, "HMAC"
-	}
-	return 0, "Unknown"
-}
-
 // Append appends ev as one OCSF event object.
 func (e Encoder) Append(dst []byte, ev *event.Event) ([]byte, error) {
 	if ev == nil {
-		return dst, errUnknownNilEvent
+		return dst, errNilEvent
 	}
 	c := ClassOf(ev.Type)
 	act, actName := activity(c, ev)
 	w := jsonw.New(dst)
 	w.Open("")
-	w.Int("class_uid", int64(c.uid))
-	w.Str("class_name", c.name)
-	w.Int("category_uid", int64(c.categoryUID))
-	w.Str("category_name", c.categoryName)
+	w.Int("class_uid", int64(c.UID))
+	w.Str("class_name", c.Name)
+	w.Int("category_uid", int64(c.CategoryUID))
+	w.Str("category_name", c.CategoryName)
 	w.Int("activity_id", int64(act))
 	w.Str("activity_name", actName)
-	w.Int("type_uid", int64(c.uid*100+act))
+	w.Int("type_uid", int64(c.UID*100+act))
 	w.B = append(w.B, `,"type_name":"`...)
-	w.B = append(w.B, c.name...)
+	w.B = append(w.B, c.Name...)
 	w.B = append(w.B, ": "...)
 	w.B = append(w.B, actName...)
 	w.B = append(w.B, '"')

@@ -170,7 +170,7 @@ func TestTheDocumentedClassTableMatchesTheEncoder(t *testing.T) {
 		for _, line := range strings.Split(section, "\n") {
 			if strings.HasPrefix(line, "|") && strings.Contains(line, "`"+string(typ)+"`") {
 				found = true
-				assert.Contains(t, line, fmt.Sprintf("%s (%d)", c.name, c.uid), "row for %s", typ)
+				assert.Contains(t, line, fmt.Sprintf("%s (%d)", c.Name, c.UID), "row for %s", typ)
 			}
 		}
 		assert.True(t, found, "docs/siem.md has no OCSF row for %s", typ)

@@ -6,6 +6,7 @@ package jsonw
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"time"
 
@@ -27,10 +28,11 @@ func New(b []byte) W { return W{B: b} }
 
 func (w *W) key(k string) {
 	if w.depth > 0 {
-		if w.n[w.depth-1] > 0 {
+		i := min(w.depth, maxDepth) - 1 // beyond maxDepth commas may be wrong, never a panic
+		if w.n[i] > 0 {
 			w.B = append(w.B, ',')
 		}
-		w.n[w.depth-1]++
+		w.n[i]++
 	}
 	if k != "" {
 		w.B = append(w.B, '"')
@@ -75,9 +77,14 @@ func (w *W) Int(k string, v int64) {
 	w.B = strconv.AppendInt(w.B, v, 10)
 }
 
-// Float writes a number member in the shortest form that round-trips.
+// Float writes a number member in the shortest form that round-trips;
+// NaN and infinities, which JSON cannot hold, are written as null.
 func (w *W) Float(k string, v float64) {
 	w.key(k)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		w.B = append(w.B, "null"...)
+		return
+	}
 	if v == float64(int64(v)) && v < 1e15 && v > -1e15 {
 		w.B = strconv.AppendInt(w.B, int64(v), 10)
 		return
@@ -97,12 +104,6 @@ func (w *W) Time(k string, t time.Time) {
 func (w *W) Bool(k string, v bool) {
 	w.key(k)
 	w.B = strconv.AppendBool(w.B, v)
-}
-
-// Raw writes a member whose value the caller has already encoded.
-func (w *W) Raw(k string, v []byte) {
-	w.key(k)
-	w.B = append(w.B, v...)
 }
 
 // Strs writes an array of strings; an empty list is left out.
