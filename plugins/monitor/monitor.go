@@ -11,6 +11,7 @@
 package monitor
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatewatch/gatewatch/pkg/classify"
 	"github.com/gatewatch/gatewatch/pkg/detect"
 	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/event/encode"
 	"github.com/gatewatch/gatewatch/pkg/kongentry"
 	"github.com/gatewatch/gatewatch/pkg/publish"
 	"github.com/gatewatch/gatewatch/pkg/redact"
@@ -75,6 +77,7 @@ type Config struct {
 	Redact             []string          `json:"redact" kong:"default=[];description=extra header and query names whose values are redacted"`
 	APIKeyNames        []string          `json:"apikey_names" kong:"default=[\"apikey\"];description=key-auth key_names, to recognise and fingerprint API keys"`
 	Topic              string            `json:"topic" kong:"description=events topic for this route; the process default when unset"`
+	Format             string            `json:"format" kong:"default=native;one_of=native|ocsf|ecs|cef;description=event encoding on Kafka: gatewatch's native JSON, OCSF 1.x, Elastic Common Schema, or CEF text"`
 	Detect             bool              `json:"detect" kong:"default=true;description=run attack detection on requests the guard did not inspect"`
 	Paranoia           int               `json:"paranoia" kong:"default=1;between=1|4;description=detection paranoia level"`
 	DisabledRules      []string          `json:"disabled_rules" kong:"default=[];description=detection rule ids to disable"`
@@ -83,6 +86,7 @@ type Config struct {
 	rt   *Runtime
 	once sync.Once
 	cls  *classify.Classifier
+	enc  encode.Encoder // nil: native
 }
 
 // New returns the constructor the plugin server calls for every instance.
@@ -124,6 +128,9 @@ func (c *Config) classifier() *classify.Classifier {
 		}
 		p.Geo = c.rt.Geo
 		c.cls = classify.New(p, c.rt.IDs)
+		if c.Format != "" && c.Format != "native" {
+			c.enc, _ = encode.New(c.Format, encode.Options{ProductVersion: Version}) // checked in Prepare
+		}
 	})
 	return c.cls
 }
@@ -133,6 +140,11 @@ func (c *Config) classifier() *classify.Classifier {
 // operator sees the error when the config is applied rather than silently
 // losing detection.
 func (c *Config) Prepare() error {
+	if c.Format != "" {
+		if _, err := encode.ByName(c.Format); err != nil {
+			return fmt.Errorf("config.format: %w", err)
+		}
+	}
 	if !c.Detect {
 		return nil
 	}
@@ -222,7 +234,20 @@ func (c *Config) publish(ev *event.Event) {
 	if topic == "" {
 		topic = rt.Topic
 	}
+	value := make([]byte, 0, 1024)
 	hs := ev.CEHeaders()
+	if c.enc != nil {
+		var err error
+		if value, err = c.enc.Append(value, ev); err != nil {
+			// An encoder that cannot express the event must not lose it:
+			// fall back to the native schema, which expresses everything.
+			value = ev.AppendJSON(value[:0])
+		} else {
+			hs[len(hs)-1].Value = []byte(c.enc.ContentType())
+		}
+	} else {
+		value = ev.AppendJSON(value)
+	}
 	headers := make([]publish.Header, len(hs))
 	for i, h := range hs {
 		headers[i] = publish.Header{Key: h.Key, Value: h.Value}
@@ -230,7 +255,7 @@ func (c *Config) publish(ev *event.Event) {
 	msg := publish.Message{
 		Topic:   topic,
 		Key:     []byte(ev.Client.IP),
-		Value:   ev.AppendJSON(make([]byte, 0, 1024)),
+		Value:   value,
 		Headers: headers,
 		ID:      ev.ID,
 		Time:    rt.now(),

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,6 +157,38 @@ func TestRouteTopicOverride(t *testing.T) {
 	c.process(denied34, fakeKong{source: "exit"})
 	require.Len(t, pub.all(), 1)
 	assert.Equal(t, "team-a.security", pub.all()[0].Topic)
+}
+
+func TestRouteFormatSelectsTheEncoder(t *testing.T) {
+	for _, format := range []string{"ocsf", "ecs", "cef"} {
+		t.Run(format, func(t *testing.T) {
+			pub := &fakePublisher{}
+			rt := &Runtime{Publisher: pub, IDs: event.NewIDGen(), Topic: "gatewatch.events"}
+			c := New(rt)().(*Config)
+			require.NoError(t, json.Unmarshal([]byte(`{"format":"`+format+`","apikey_names":["apikey"]}`), c))
+			require.NoError(t, c.Prepare())
+			c.process(denied34, fakeKong{source: "exit"})
+			msgs := pub.all()
+			require.Len(t, msgs, 1)
+			assert.NotContains(t, string(msgs[0].Value), "sekrit-value")
+			var ct string
+			for _, h := range msgs[0].Headers {
+				if h.Key == "content-type" {
+					ct = string(h.Value)
+				}
+			}
+			if format == "cef" {
+				assert.True(t, strings.HasPrefix(string(msgs[0].Value), "CEF:0|"), "%s", msgs[0].Value)
+			} else {
+				assert.True(t, json.Valid(msgs[0].Value))
+				assert.Contains(t, string(msgs[0].Value), `"auth`, "the %s document describes the auth failure", format)
+			}
+			assert.NotEmpty(t, ct)
+		})
+	}
+	c := New(&Runtime{})().(*Config)
+	c.Format = "xml"
+	assert.ErrorContains(t, c.Prepare(), "config.format")
 }
 
 type fakeKong struct{ source string }
