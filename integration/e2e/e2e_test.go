@@ -72,6 +72,8 @@ type stackOptions struct {
 	// monitorConfig, when set, is written to a file passed to bin/gatewatch
 	// with -config.
 	monitorConfig string
+	// upstream, when set, answers instead of the default JSON echo.
+	upstream http.HandlerFunc
 }
 
 func defaultKongYML(upstreamURL string) string {
@@ -87,6 +89,10 @@ func startStack(t *testing.T, o stackOptions) *stack {
 	s := &stack{}
 	s.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
+		if o.upstream != nil {
+			o.upstream(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"path":%q}`, r.URL.Path)
 	}))

@@ -18,6 +18,12 @@ func accessDetail(e *kongentry.Entry) event.Detail {
 	switch {
 	case controlFromBody(e) != "":
 		d.Control = controlFromBody(e)
+	case e.Response.Headers.Get("content-length") == "0":
+		// Every bundled plugin that denies with kong.response.error sends
+		// a templated body; request-termination with a status that has
+		// no built-in message (403 among them) and no configured message
+		// is the one that sends none.
+		d.Control = "request-termination"
 	case e.Consumer != nil || e.Authenticated != nil:
 		d.Control = "acl"
 	case isKnownBot(e.Request.Headers.Get("user-agent")):
