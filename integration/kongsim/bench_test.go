@@ -45,9 +45,11 @@ func BenchmarkProxyNoPlugins(b *testing.B) {
 	benchGet(b, &http.Client{}, e.gw.URL()+"/r")
 }
 
-// BenchmarkProxyGoPDKLogPlugin adds a go-pdk plugin whose log handler makes
-// one PDK call (kong.log.serialize), waiting for the log handlers at the end.
-func BenchmarkProxyGoPDKLogPlugin(b *testing.B) {
+// BenchmarkProxyGoPDKPlugin adds a go-pdk plugin (go-pdk's own embedded
+// server) with an access handler that makes no PDK call and a log handler
+// that makes one (kong.log.serialize): two RPC events per request. It waits
+// for the log handlers at the end.
+func BenchmarkProxyGoPDKPlugin(b *testing.B) {
 	e := startEnv(b, envOptions{servers: []string{"probe"}, yml: benchYML + `
 plugins:
   - { name: probe, config: { log: ["serialize"] } }

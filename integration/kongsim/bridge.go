@@ -3,7 +3,6 @@ package kongsim
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -24,16 +23,16 @@ type bridgeCall struct {
 }
 
 // loop reads method/args frame pairs until the empty end frame.
-func (b *bridgeCall) loop(conn net.Conn) error {
+func (b *bridgeCall) loop(conn *rpcConn) error {
 	for {
-		m, err := readFrame(conn)
+		m, err := readFrame(conn.r)
 		if err != nil {
 			return errors.New(cosocketError(err))
 		}
 		if len(m) == 0 {
 			return nil
 		}
-		args, err := readFrame(conn)
+		args, err := readFrame(conn.r)
 		if err != nil {
 			return errors.New(cosocketError(err))
 		}
@@ -57,7 +56,7 @@ func (b *bridgeCall) loop(conn net.Conn) error {
 		}
 		var reply []byte
 		if out != nil {
-			if reply, err = proto.Marshal(out); err != nil {
+			if reply, err = marshalReply(out); err != nil {
 				return &errRaised{fmt.Sprintf("%s: encode reply: %v", method, err)}
 			}
 		}

@@ -71,7 +71,8 @@ plugins:
 	assert.Equal(t, "error", src.Value, "a raised error marks KONG_UNEXPECTED")
 }
 
-// §5.2: an unreachable upstream is Kong's 502 with source "error".
+// §5.2, §2.7: an unreachable upstream is Kong's 502 from its error handler,
+// with source "error".
 func TestUpstreamFailureIsA502WithSourceError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -90,7 +91,10 @@ plugins:
 	resp := e.get(t, "/r", nil)
 	e.idle(t)
 	assert.Equal(t, 502, resp.status)
-	assert.Equal(t, errorBody("3.9", "An invalid response was received from the upstream server", resp.header.Get("X-Kong-Request-Id")), resp.body)
+	assert.Equal(t, "text/plain; charset=utf-8", resp.header.Get("Content-Type"), "§2.7 the error handler defaults to error_default_type")
+	assert.Equal(t, "An invalid response was received from the upstream server\nrequest_id: "+resp.header.Get("X-Kong-Request-Id")+"\n", resp.body)
+	withAccept := e.get(t, "/r", map[string]string{"Accept": "application/json"})
+	assert.Equal(t, errorBody("3.9", "An invalid response was received from the upstream server", withAccept.header.Get("X-Kong-Request-Id")), withAccept.body)
 	rs := readProbe(t, out)
 	src, _ := findProbe(rs, "log", "source")
 	assert.Equal(t, "error", src.Value)
@@ -190,4 +194,26 @@ func TestStartFailsWhenAPluginServerKeepsExiting(t *testing.T) {
 	assert.Greater(t, time.Since(begin), 1900*time.Millisecond, "respawns wait a second each")
 	assert.Regexp(t, `\[fake:\d+\] boom`, log.String(), "output lines are logged with name and pid")
 	assert.Contains(t, log.String(), "external pluginserver 'fake' terminated: exit 7")
+}
+
+// §2.8: a raw 0xff byte in a header or the request line reaches the plugin
+// unchanged (Kong's encoder does not check UTF-8; Go's would refuse).
+func TestRawBytesReachThePlugin(t *testing.T) {
+	replies := make(chan []byte, 3)
+	e, _ := startFakeEnv(t, fakeYML(`{}`), func(ask func(string, proto.Message) []byte, ev *pb.CmdHandleEvent) bool {
+		if ev.EventName == "access" {
+			replies <- ask("kong.nginx.get_var", &pb.String{V: "request"})
+			replies <- ask("kong.request.get_header", &pb.String{V: "x-evil"})
+			replies <- ask("kong.request.get_headers", &pb.Int{V: 100})
+		}
+		return true
+	})
+	resp := e.get(t, "/r?q=1", map[string]string{"X-Evil": "a\xffb"})
+	require.Equal(t, 200, resp.status)
+	e.idle(t)
+	line, header, headers := <-replies, <-replies, <-replies
+	assert.Contains(t, string(line), "GET /r?q=1 HTTP/1.1")
+	assert.Contains(t, string(header), "a\xffb")
+	assert.Contains(t, string(headers), "a\xffb")
+	assert.Error(t, proto.Unmarshal(header, &pb.String{}), "Go's protobuf rejects it, as go-pdk's typed calls do")
 }

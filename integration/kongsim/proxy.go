@@ -150,6 +150,11 @@ func (g *Gateway) external(rs *reqState, c collected, phase string) {
 	var raised *errRaised
 	if errors.As(err, &raised) {
 		g.logf("[error] [kong] %s [%s] %s", phase, c.def.name, err)
+		if phase == "rewrite" {
+			// Not caught in rewrite: nginx's 500 through Kong's error handler.
+			rs.exit = rs.handlerError(500)
+			return
+		}
 		rs.fail(500, "", nil)
 		rs.unexpected = true
 		return
@@ -279,8 +284,7 @@ func (rs *reqState) upstreamFailed(status int, err error) {
 	rs.g.logf("[error] connect() to upstream failed: %v", err)
 	rs.upEnd = time.Now()
 	rs.upStatusText = strconv.Itoa(status)
-	rs.exit = rs.errorResponse(status, "", nil)
-	rs.unexpected = true
+	rs.exit = rs.handlerError(status)
 }
 
 // respond writes the response as Kong sends it, with Kong's headers.

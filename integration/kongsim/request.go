@@ -210,6 +210,10 @@ func (rs *reqState) setSerializeValue(dst map[string]any, key string, v any) {
 		}
 		m = next
 	}
+	if v == nil {
+		delete(m, parts[len(parts)-1]) // a nil value removes the key
+		return
+	}
 	m[parts[len(parts)-1]] = v
 }
 
@@ -299,8 +303,32 @@ func (rs *reqState) ngxVar(name string) string {
 		return strconv.Itoa(rs.port)
 	case "request_method":
 		return rs.r.Method
-	case "kong_request_id", "request_id":
+	case "request":
+		return rs.r.Method + " " + rs.r.RequestURI + " " + rs.r.Proto
+	case "kong_request_id":
+		if !rs.g.version.atLeast(5) {
+			return "" // no such variable before 3.5
+		}
 		return rs.id
+	case "request_id":
+		return rs.id
+	case "request_length":
+		return strconv.Itoa(rs.requestSize())
+	case "server_addr":
+		return "127.0.0.1"
+	case "server_name":
+		return "kong"
+	case "document_uri":
+		return rs.r.URL.Path
+	case "is_args":
+		if rs.r.URL.RawQuery != "" {
+			return "?"
+		}
+		return ""
+	case "upstream_scheme":
+		return rs.upScheme
+	case "upstream_status":
+		return rs.upStatusText
 	case "upstream_uri":
 		return rs.upPath
 	case "server_protocol":
@@ -308,6 +336,17 @@ func (rs *reqState) ngxVar(name string) string {
 	}
 	if h, ok := strings.CutPrefix(name, "http_"); ok {
 		return rs.upHeader.Get(strings.ReplaceAll(h, "_", "-"))
+	}
+	if a, ok := strings.CutPrefix(name, "arg_"); ok {
+		if v, ok := queryTable(rs.r.URL.RawQuery)[a].(string); ok {
+			return v
+		}
+		return ""
+	}
+	if c, ok := strings.CutPrefix(name, "cookie_"); ok {
+		if ck, err := rs.r.Cookie(c); err == nil {
+			return ck.Value
+		}
 	}
 	return ""
 }

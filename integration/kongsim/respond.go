@@ -21,6 +21,26 @@ var defaultMessages = map[int]string{
 // errorResponse is kong.response.error(status, message, headers): the body
 // from the template Accept selects (§6.2).
 func (rs *reqState) errorResponse(status int, message string, header http.Header) *exitResponse {
+	return rs.templated(status, message, header, negotiate(rs.r.Header.Get("Accept")))
+}
+
+// handlerError is Kong's nginx-level error handler (kong/error_handlers.lua,
+// §2.7): the template comes from Accept, else the request's Content-Type,
+// else error_default_type (text/plain); the request is marked unexpected.
+func (rs *reqState) handlerError(status int) *exitResponse {
+	accept := rs.r.Header.Get("Accept")
+	if accept == "" {
+		accept = rs.r.Header.Get("Content-Type")
+	}
+	typ := "text/plain"
+	if accept != "" {
+		typ = negotiate(accept)
+	}
+	rs.unexpected = true
+	return rs.templated(status, "", nil, typ)
+}
+
+func (rs *reqState) templated(status int, message string, header http.Header, typ string) *exitResponse {
 	if message == "" {
 		message = defaultMessages[status]
 		if message == "" {
@@ -33,7 +53,7 @@ func (rs *reqState) errorResponse(status int, message string, header http.Header
 	}
 	withID := rs.g.version.atLeast(5)
 	var body string
-	switch negotiate(rs.r.Header.Get("Accept")) {
+	switch typ {
 	case "text/plain":
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		body = message + "\n"

@@ -2,9 +2,11 @@ package kongsim
 
 import (
 	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	pb "github.com/Kong/go-pdk/server/kong_plugin_protocol"
@@ -171,4 +173,50 @@ func TestValueConversionQuirks(t *testing.T) {
 	assert.Equal(t, true, luaValue(structpbBool(true)))
 	assert.Equal(t, "NULL_VALUE", luaValue(structpbNull()))
 	assert.Equal(t, 3.0, luaValue(structpbNumber(3)))
+}
+
+// §2.6: concurrent first requests share one start-instance: the others
+// wait for the claim instead of starting their own.
+func TestConcurrentFirstRequestsStartOneInstance(t *testing.T) {
+	e, fs := startFakeEnv(t, fakeYML(`{}`), nil)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Get(e.gw.URL() + "/r")
+			if assert.NoError(t, err) {
+				resp.Body.Close()
+				assert.Equal(t, 200, resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	e.idle(t)
+	_, calls, configs := fs.snapshot()
+	assert.Len(t, configs, 1, "one instance for one plugin config")
+	seqs := map[int64]bool{}
+	for _, c := range calls {
+		assert.False(t, seqs[c.Sequence], "sequence %d reused", c.Sequence)
+		seqs[c.Sequence] = true
+	}
+}
+
+// §2.6 with go-pdk's real server: after a reload the next event starts a
+// new instance and closes the old one; go-pdk keeps serving.
+func TestReloadWithGoPDK(t *testing.T) {
+	out := filepath.Join(shortTempDir(t), "out.jsonl")
+	yml := probeYML(out, []string{"method"}, nil)
+	e := startEnv(t, envOptions{servers: []string{"probe"}, yml: yml})
+	require.Equal(t, 200, e.get(t, "/open", nil).status)
+	e.idle(t)
+	require.NoError(t, e.gw.Reload([]byte(strings.ReplaceAll(probeYML(out, []string{"path"}, nil), "UPSTREAM", e.upstream.URL))))
+	require.Equal(t, 200, e.get(t, "/open", nil).status)
+	e.idle(t)
+	rs := readProbe(t, out)
+	_, before := findProbe(rs, "access", "method")
+	_, after := findProbe(rs, "access", "path")
+	assert.True(t, before, "the first config ran")
+	assert.True(t, after, "the reloaded config ran")
+	assert.NotContains(t, e.log.String(), "restarting instances", "no closed connection on the way")
 }

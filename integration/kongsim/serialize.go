@@ -2,7 +2,6 @@ package kongsim
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -241,11 +240,7 @@ func encodeCJSON(buf *bytes.Buffer, v any) error {
 	case int64:
 		buf.WriteString(strconv.FormatInt(x, 10))
 	case string:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return err
-		}
-		buf.Write(bytes.ReplaceAll(b, []byte("/"), []byte(`\/`)))
+		cjsonString(buf, x)
 	case []any:
 		buf.WriteByte('[')
 		for i, e := range x {
@@ -288,4 +283,42 @@ func luaNumber(x float64) string {
 		return s
 	}
 	return s
+}
+
+// cjsonString writes a JSON string as lua-cjson does: `"`, `\`, `/`,
+// control characters and DEL escaped, every other byte (including invalid
+// UTF-8) copied as is.
+func cjsonString(buf *bytes.Buffer, s string) {
+	const hexDigits = "0123456789abcdef"
+	buf.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '"':
+			buf.WriteString(`\"`)
+		case '\\':
+			buf.WriteString(`\\`)
+		case '/':
+			buf.WriteString(`\/`)
+		case '\b':
+			buf.WriteString(`\b`)
+		case '\f':
+			buf.WriteString(`\f`)
+		case '\n':
+			buf.WriteString(`\n`)
+		case '\r':
+			buf.WriteString(`\r`)
+		case '\t':
+			buf.WriteString(`\t`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				buf.WriteString(`\u00`)
+				buf.WriteByte(hexDigits[c>>4])
+				buf.WriteByte(hexDigits[c&0xf])
+				continue
+			}
+			buf.WriteByte(c)
+		}
+	}
+	buf.WriteByte('"')
 }
