@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -29,7 +30,11 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 func plugin() pluginserver.Plugin {
-	return pluginserver.Plugin{Name: Name, Version: Version, Priority: Priority, New: New}
+	return pluginPlugin(NewRuntime(nil, nil))
+}
+
+func pluginPlugin(rt *Runtime) pluginserver.Plugin {
+	return pluginserver.Plugin{Name: Name, Version: Version, Priority: Priority, New: rt.New}
 }
 
 func headersStruct(t testing.TB, h map[string][]string) *structpb.Struct {
@@ -70,13 +75,22 @@ func TestReadMakesExactlyTwoPDKCalls(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantMethod, req.Line.Method)
 			assert.Equal(t, tc.wantQuery, req.Line.RawQuery)
-			assert.Equal(t, tc.headers, req.Headers)
+			got := append([]Header(nil), req.Headers...)
+			sort.Slice(got, func(i, j int) bool {
+				return got[i].Name < got[j].Name || got[i].Name == got[j].Name && got[i].Value < got[j].Value
+			})
+			assert.Equal(t, headerList(tc.headers), got)
 		})
 	}
 }
 
 // serveGuard runs the guard behind the real plugin-server loop.
 func serveGuard(t *testing.T) (socket string, stats *pluginserver.Stats) {
+	return serveRuntime(t, NewRuntime(nil, nil))
+}
+
+// serveRuntime runs instances of rt behind the real plugin-server loop.
+func serveRuntime(t *testing.T, rt *Runtime) (socket string, stats *pluginserver.Stats) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "guard") // short: sun_path is 108 bytes
 	require.NoError(t, err)
@@ -88,7 +102,7 @@ func serveGuard(t *testing.T) (socket string, stats *pluginserver.Stats) {
 	stats = &pluginserver.Stats{}
 	done := make(chan error, 1)
 	go func() {
-		done <- pluginserver.Serve(ctx, l, plugin(), pluginserver.ServeOptions{
+		done <- pluginserver.Serve(ctx, l, pluginPlugin(rt), pluginserver.ServeOptions{
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stats: stats,
 		})
 	}()

@@ -2,7 +2,13 @@ package guard
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"strings"
+
+	"github.com/Kong/go-pdk"
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 )
 
 // RequestLine is nginx's $request, split: the request line exactly as the
@@ -51,4 +57,95 @@ func ParseRequestLine(line string) (RequestLine, error) {
 	}
 	rl.Path, rl.RawQuery, _ = strings.Cut(path, "?")
 	return rl, nil
+}
+
+// Request is what the guard read about one request.
+type Request struct {
+	Line    RequestLine
+	Headers []Header // as Kong returned them: lower-case names, one entry per value
+}
+
+// header returns the first value of a header (name in lower case).
+func (r *Request) header(name string) string { return firstHeader(r.Headers, name) }
+
+func firstHeader(hs []Header, name string) string {
+	for i := range hs {
+		if hs[i].Name == name {
+			return hs[i].Value
+		}
+	}
+	return ""
+}
+
+// carriesBody reports whether a request has a body worth one more PDK
+// call: a method that carries one, a declared length or chunked transfer,
+// and a content type that is not plainly binary (images, archives, …),
+// where signatures of text attacks have nothing to find.
+func carriesBody(method string, headers []Header) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "CONNECT":
+		return false
+	}
+	cl := strings.TrimSpace(firstHeader(headers, "content-length"))
+	if (cl == "" || cl == "0") && firstHeader(headers, "transfer-encoding") == "" {
+		return false
+	}
+	ct := strings.ToLower(strings.TrimSpace(firstHeader(headers, "content-type")))
+	for _, binary := range binaryTypes {
+		if strings.HasPrefix(ct, binary) {
+			return false
+		}
+	}
+	return true
+}
+
+// binaryTypes are content-type prefixes the guard does not read.
+var binaryTypes = []string{
+	"image/", "audio/", "video/", "font/",
+	"application/octet-stream", "application/pdf", "application/zip",
+	"application/gzip", "application/x-protobuf", "application/protobuf",
+	"application/grpc",
+}
+
+// errBridge marks a failed get_raw_body call, as opposed to a body Kong
+// or the file system could not deliver.
+var errBridge = errors.New("guard: kong.request.get_raw_body failed")
+
+// readBody asks Kong for the body and returns at most BodyMaxBytes of it.
+// go-pdk's GetRawBody reads a buffered-to-file body whole; here the file is
+// read only up to the cap, so a 1 GB upload costs the guard 64 KB.
+func (c *Config) readBody(kong *pdk.PDK) ([]byte, error) {
+	var out kpp.RawBodyResult
+	if err := kong.Request.Ask("kong.request.get_raw_body", nil, &out); err != nil {
+		return nil, errBridge
+	}
+	limit := c.BodyMaxBytes
+	switch k := out.Kind.(type) {
+	case *kpp.RawBodyResult_Content:
+		b := k.Content
+		if len(b) > limit {
+			b = b[:limit]
+		}
+		return b, nil
+	case *kpp.RawBodyResult_BodyFilepath:
+		return readFilePrefix(k.BodyFilepath, limit)
+	case *kpp.RawBodyResult_Error:
+		return nil, fmt.Errorf("guard: kong.request.get_raw_body: %s", k.Error)
+	}
+	return nil, nil // an empty reply: no body
+}
+
+// readFilePrefix reads at most limit bytes of the file nginx buffered the
+// body to.
+func readFilePrefix(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("guard: request body file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("guard: request body file %s: %w", path, err)
+	}
+	return b, nil
 }

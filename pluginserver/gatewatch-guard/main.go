@@ -2,6 +2,11 @@
 // gatewatch-guard plugin (access phase): `gatewatch-guard -dump` for Kong's
 // query command, `gatewatch-guard -kong-prefix DIR [-config FILE]` to serve
 // DIR/gatewatch-guard.socket.
+//
+// Besides the plugin it runs the process-wide parts every route shares: the
+// detection engine (compiled once), the blocklist follower (the
+// gatewatch.blocklist topic, read from the beginning with no consumer
+// group, persisted to blocklist.snapshot_file) and the metrics listener.
 package main
 
 import (
@@ -11,6 +16,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,17 +32,57 @@ import (
 func main() {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine, engineErr := guard.NewEngine()
+	rt := guard.NewRuntime(engine, nil)
 	pluginserver.Main(pluginserver.Plugin{
 		Name:     guard.Name,
 		Version:  guard.Version,
 		Priority: guard.Priority,
-		New:      guard.New,
+		New:      rt.New,
 	}, pluginserver.Hooks{
 		Start: func(ctx context.Context, proc *config.Process, logger *slog.Logger) (func(context.Context) error, error) {
-			return serveMetrics(proc, reg, logger)
+			return start(proc, rt, engineErr, reg, logger)
 		},
 		Registerer: reg,
 	})
+}
+
+// start wires the runtime to the process settings. A detection engine
+// that did not compile leaves the guard enforcing the blocklist only
+// (fail-open, loudly logged) rather than refusing to start, which would
+// make Kong answer 500 on every guarded route.
+func start(proc *config.Process, rt *guard.Runtime, engineErr error, reg *prometheus.Registry, logger *slog.Logger) (func(context.Context) error, error) {
+	rt.SetLogger(logger)
+	if engineErr != nil {
+		logger.Error("signature detection disabled; only the blocklist is enforced", "err", engineErr)
+	}
+	if f := proc.Redaction.FingerprintKeyFile; f != "" {
+		key, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("redaction.fingerprint_key_file: %w", err)
+		}
+		rt.SetFingerprintKey([]byte(strings.TrimSpace(string(key))))
+	}
+	if err := rt.Register(reg); err != nil {
+		return nil, err
+	}
+	stopBlocklist, err := startBlocklist(proc, rt, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	stopMetrics, err := serveMetrics(proc, reg, logger)
+	if err != nil {
+		_ = stopBlocklist(context.Background())
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		var errs []error
+		if stopMetrics != nil {
+			errs = append(errs, stopMetrics(ctx))
+		}
+		errs = append(errs, stopBlocklist(ctx))
+		return errors.Join(errs...)
+	}, nil
 }
 
 // serveMetrics exposes reg on metrics.addr when one is configured.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,12 +18,15 @@ import (
 	"time"
 
 	"github.com/Kong/go-pdk/bridge"
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gatewatch/gatewatch/pkg/blocklist"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/kongschema/metaschematest"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/pluginservertest"
+	"github.com/gatewatch/gatewatch/pkg/redact"
 )
 
 // buildBinary builds this command as Kong would find it: named after the
@@ -165,6 +169,102 @@ func TestMetricsEndpoint(t *testing.T) {
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	assert.Contains(t, string(body), `gatewatch_plugin_panics_total{plugin="gatewatch-guard"} 0`)
+	assert.Contains(t, string(body), `gatewatch_guard_faults_total{kind="panic"} 0`)
+	assert.Contains(t, string(body), `gatewatch_guard_decisions_total{action="blocked",control="gatewatch-blocklist"} 0`)
+}
+
+// Without brokers, a configured snapshot is still enforced: a gateway cut
+// off from Kafka keeps the list it was last given. API-key entries match
+// with the deployment's fingerprint key.
+func TestSnapshotWithoutBrokersIsEnforced(t *testing.T) {
+	bin := buildBinary(t)
+	prefix := filepath.Dir(bin)
+	keyFile := filepath.Join(prefix, "fp.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("deployment-secret\n"), 0o600))
+	fp := redact.New(nil, []byte("deployment-secret")).Fingerprint("leaked-key")
+	snapshot := filepath.Join(prefix, "blocklist.json")
+	now := time.Now()
+	entry := func(subject string, kind blocklist.Kind) blocklist.Entry {
+		return blocklist.Entry{Subject: subject, Kind: kind, Until: now.Add(time.Hour), Reason: "scanner",
+			Source: "operator", CreatedBy: "test", CreatedAt: now, Status: 403}
+	}
+	require.NoError(t, blocklist.SaveSnapshot(snapshot, blocklist.DefaultTopic, []blocklist.Entry{
+		entry("ip:203.0.113.7", blocklist.KindIP), entry("apikey-fp:"+fp, blocklist.KindAPIKeyFP),
+	}, now))
+	cfg := filepath.Join(prefix, "guard.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte("blocklist:\n  snapshot_file: "+snapshot+"\nredaction:\n  fingerprint_key_file: "+keyFile+"\n"), 0o600))
+
+	var stderr syncBuffer
+	cmd := exec.Command(bin, "-kong-prefix", prefix, "-config", cfg)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GATEWATCH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() })
+	socket := filepath.Join(prefix, "gatewatch-guard.socket")
+	require.Eventually(t, func() bool {
+		k, err := pluginservertest.Dial(socket, 10*time.Second)
+		if err == nil {
+			k.Close()
+		}
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "socket never appeared:\n%s", &stderr)
+
+	cases := []struct {
+		name    string
+		ip      string
+		headers map[string][]string
+		blocked bool
+	}{
+		{"a client IP in the snapshot is refused", "203.0.113.7", map[string][]string{"host": {"a"}}, true},
+		{"an API key whose keyed fingerprint is in the snapshot is refused", "198.51.100.1", map[string][]string{"apikey": {"leaked-key"}}, true},
+		{"another client passes", "198.51.100.1", map[string][]string{"apikey": {"other-key"}}, false},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kong, err := pluginservertest.Dial(socket, 10*time.Second)
+			require.NoError(t, err)
+			defer kong.Close()
+			st, err := kong.StartInstance("gatewatch-guard", fmt.Sprintf(`{"__seq__":%d}`, i+1))
+			require.NoError(t, err)
+			var exit *kpp.ExitArgs
+			calls, err := kong.HandleEvent(st.InstanceId, "access", func(method string, args []byte) (proto.Message, bool) {
+				switch method {
+				case "kong.nginx.get_var":
+					var name kpp.String
+					_ = proto.Unmarshal(args, &name)
+					if name.V == "request" {
+						return bridge.WrapString("GET / HTTP/1.1"), false
+					}
+					return bridge.WrapString("req-1"), false
+				case "kong.request.get_headers":
+					h, _ := bridge.WrapHeaders(tc.headers)
+					return h, false
+				case "kong.client.get_ip":
+					return bridge.WrapString(tc.ip), false
+				case "kong.response.exit":
+					exit = new(kpp.ExitArgs)
+					_ = proto.Unmarshal(args, exit)
+					return nil, true
+				}
+				return nil, false
+			})
+			require.GreaterOrEqual(t, len(calls), 3)
+			assert.Equal(t, "kong.client.get_ip", calls[2].Method, "IP entries exist: the client IP is read")
+			if !tc.blocked {
+				require.NoError(t, err)
+				assert.Nil(t, exit)
+				return
+			}
+			require.ErrorIs(t, err, pluginservertest.ErrHungUp, "the request was ended with exit:\n%s", &stderr)
+			require.NotNil(t, exit)
+			assert.Equal(t, int32(403), exit.Status)
+		})
+	}
+	assert.Contains(t, stderr.String(), "blocklist from snapshot only")
 }
 
 type syncBuffer struct {
