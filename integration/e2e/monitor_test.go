@@ -96,4 +96,3 @@ func TestBadPluginConfigIsRejectedWithTheFieldName(t *testing.T) {
 		})
 	}
 }
-
