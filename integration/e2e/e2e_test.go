@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 	for name, pkg := range map[string]string{
 		"gatewatch":       "../../pluginserver/gatewatch",
 		"gatewatch-guard": "../../pluginserver/gatewatch-guard",
+		"gwctl":           "../../cmd/gwctl",
 	} {
 		cmd := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, name), pkg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
