@@ -101,7 +101,7 @@ func demo(ctx context.Context, bin, kongYML, listen, upstreamAddr string, keep b
 		Prefix:          prefix,
 		ProxyListen:     listen,
 		DeclarativeFile: kongYML,
-		Conf:            pluginServerConf(absBin, prefix),
+		Conf:            kongsim.PluginServerConf(absBin, prefix, nil, "gatewatch", "gatewatch-guard"),
 		Env: []string{
 			"GATEWATCH_KAFKA_BROKERS=" + strings.Join(brokers, ","),
 			"GATEWATCH_SPOOL_DIR=" + filepath.Join(prefix, "spool"),
@@ -190,22 +190,6 @@ func satisfied(counts map[event.Type]int, need map[event.Type]bool) bool {
 		}
 	}
 	return true
-}
-
-// pluginServerConf is the kong.conf of kong-conf/kong.conf with the paths of
-// this checkout's binaries and a private prefix.
-func pluginServerConf(bin, prefix string) map[string]string {
-	conf := map[string]string{
-		"plugins":            "bundled,gatewatch,gatewatch-guard",
-		"pluginserver_names": "gatewatch,gatewatch-guard",
-	}
-	for _, name := range []string{"gatewatch", "gatewatch-guard"} {
-		key := "pluginserver_" + strings.ReplaceAll(name, "-", "_")
-		conf[key+"_socket"] = filepath.Join(prefix, name+".socket")
-		conf[key+"_start_cmd"] = filepath.Join(bin, name) + " -kong-prefix " + prefix
-		conf[key+"_query_cmd"] = filepath.Join(bin, name) + " -dump"
-	}
-	return conf
 }
 
 func startUpstream(addr string) (*http.Server, error) {

@@ -147,20 +147,11 @@ func monitorConfigFile(t *testing.T, dir, content string) string {
 }
 
 func pluginConf(prefix, monitorConfig string) map[string]string {
-	conf := map[string]string{
-		"plugins":            "bundled,gatewatch,gatewatch-guard",
-		"pluginserver_names": "gatewatch,gatewatch-guard",
+	var extra map[string]string
+	if monitorConfig != "" {
+		extra = map[string]string{"gatewatch": "-config " + monitorConfig}
 	}
-	for _, name := range []string{"gatewatch", "gatewatch-guard"} {
-		key := "pluginserver_" + strings.ReplaceAll(name, "-", "_")
-		conf[key+"_socket"] = filepath.Join(prefix, name+".socket")
-		conf[key+"_start_cmd"] = filepath.Join(binDir, name) + " -kong-prefix " + prefix
-		if name == "gatewatch" && monitorConfig != "" {
-			conf[key+"_start_cmd"] += " -config " + monitorConfig
-		}
-		conf[key+"_query_cmd"] = filepath.Join(binDir, name) + " -dump"
-	}
-	return conf
+	return kongsim.PluginServerConf(binDir, prefix, extra, "gatewatch", "gatewatch-guard")
 }
 
 type testWriter struct{ t *testing.T }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -50,4 +51,28 @@ func stripComment(line string) string {
 		b.WriteByte(line[i])
 	}
 	return b.String()
+}
+
+// PluginServerConf returns the kong.conf properties that load the named Go
+// plugins from binaries in binDir, each as its own plugin server with its
+// socket under prefix (kong-reference §1.1): `plugins = bundled,<names>`,
+// `pluginserver_names`, and the `_socket`, `_start_cmd` and `_query_cmd`
+// of each. extraArgs, when it has an entry for a name, is appended to that
+// server's start command.
+func PluginServerConf(binDir, prefix string, extraArgs map[string]string, names ...string) map[string]string {
+	conf := map[string]string{
+		"plugins":            "bundled," + strings.Join(names, ","),
+		"pluginserver_names": strings.Join(names, ","),
+	}
+	for _, name := range names {
+		key := "pluginserver_" + strings.ReplaceAll(strings.ToLower(name), "-", "_")
+		bin := filepath.Join(binDir, name)
+		conf[key+"_socket"] = filepath.Join(prefix, name+".socket")
+		conf[key+"_start_cmd"] = bin + " -kong-prefix " + prefix
+		if a := extraArgs[name]; a != "" {
+			conf[key+"_start_cmd"] += " " + a
+		}
+		conf[key+"_query_cmd"] = bin + " -dump"
+	}
+	return conf
 }

@@ -129,12 +129,7 @@ func (sc *scanner) fields(fn func(key string) bool) {
 }
 
 func (sc *scanner) request(r *Request) {
-	n := 0
-	for {
-		key, ok := sc.next(&n)
-		if !ok {
-			return
-		}
+	sc.fields(func(key string) bool {
 		switch key {
 		case "id":
 			r.ID = sc.scalar()
@@ -149,18 +144,14 @@ func (sc *scanner) request(r *Request) {
 		case "size":
 			r.Size = sc.num()
 		default:
-			sc.skip()
+			return false
 		}
-	}
+		return true
+	})
 }
 
 func (sc *scanner) response(r *Response) {
-	n := 0
-	for {
-		key, ok := sc.next(&n)
-		if !ok {
-			return
-		}
+	sc.fields(func(key string) bool {
 		switch key {
 		case "status":
 			f := sc.num()
@@ -173,18 +164,14 @@ func (sc *scanner) response(r *Response) {
 		case "size":
 			r.Size = sc.num()
 		default:
-			sc.skip()
+			return false
 		}
-	}
+		return true
+	})
 }
 
 func (sc *scanner) latencies(l *Latencies) {
-	n := 0
-	for {
-		key, ok := sc.next(&n)
-		if !ok {
-			return
-		}
+	sc.fields(func(key string) bool {
 		switch key {
 		case "kong":
 			l.Kong = sc.num()
@@ -195,9 +182,10 @@ func (sc *scanner) latencies(l *Latencies) {
 		case "receive":
 			l.Receive = sc.num()
 		default:
-			sc.skip()
+			return false
 		}
-	}
+		return true
+	})
 }
 
 // headers reads a header table: values are strings, arrays of strings for
