@@ -196,3 +196,39 @@ func mustFind(es []Entry, subject string) Entry {
 	}
 	return Entry{}
 }
+
+func TestExactTablesFindEveryEntryAndNothingElse(t *testing.T) {
+	// The filters in front of the IP and string maps may only ever say
+	// "maybe": every entry must still be found, in lists of every size.
+	r := newRand(3)
+	for _, n := range []int{1, 100, 20000} {
+		var es []Entry
+		held := map[netip.Addr]bool{}
+		for i := 0; i < n; i++ {
+			a := r.v4()
+			if i%3 == 0 {
+				a = r.v6()
+			}
+			held[a] = true
+			es = append(es, Entry{Subject: "ip:" + a.String(), Kind: KindIP, Until: t0.Add(time.Hour)})
+			es = append(es, Entry{Subject: "consumer:c" + itoa(i), Kind: KindConsumer, Until: t0.Add(time.Hour)})
+		}
+		m, err := NewMatcher(es)
+		require.NoError(t, err)
+		for a := range held {
+			_, ok := m.Match(a, "", "", t0)
+			require.True(t, ok, "%d entries: %s not found", n, a)
+		}
+		for i := 0; i < n; i++ {
+			_, ok := m.Match(netip.Addr{}, "c"+itoa(i), "", t0)
+			require.True(t, ok, "%d entries: consumer c%d not found", n, i)
+			_, ok = m.Match(netip.Addr{}, "d"+itoa(i), "", t0)
+			require.False(t, ok)
+		}
+		for i := 0; i < 10000; i++ {
+			a := r.v4()
+			_, ok := m.Match(a, "", "", t0)
+			require.Equal(t, held[a], ok, "%s", a)
+		}
+	}
+}
