@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/corazawaf/libinjection-go"
 
@@ -22,19 +23,32 @@ var checks = map[string]checkFunc{
 	"traversal-depth":   checkTraversalDepth,
 	"event-handler":     checkEventHandler,
 	"shell-command":     checkShellCommand,
+	"hidden-segment":    checkHiddenSegment,
 	"double-encoding":   checkSignal(normalize.DoubleEncoded),
 	"null-byte":         checkSignal(normalize.NullByte),
 	"overlong-utf8":     checkSignal(normalize.Overlong),
+	"encoded-angle":     checkSignal(normalize.EncodedAngle),
+}
+
+// signalChecks are the checks that only look at decode signals: a value
+// decoded without any signal skips them.
+var signalChecks = map[string]bool{
+	"double-encoding": true, "null-byte": true, "overlong-utf8": true, "encoded-angle": true,
 }
 
 func checkLibinjectionSQLi(s *state, f field, v []byte) (int, int, bool) {
 	// libinjection works on the decoded value with its original case. It
 	// also fires on prose with quotes or "and" ("35% cotton and 65%
 	// polyester"), so a hit counts only when the value also has SQL syntax.
-	if !sqlEvidence(v) || (f.kind == locHeader && !hasAnyByte(v, "'\"`=#-*")) {
+	// Browser user agents are full of parentheses and semicolons; there, only
+	// quotes, comparisons and comments are worth the tokenizer's time.
+	if !sqlEvidence(v) || (f.kind == locHeader && f.name == "user-agent" && !hasAnyByte(v, "'\"`=#-*")) {
 		return 0, 0, false
 	}
-	ok, fp := libinjection.IsSQLi(string(s.dec))
+	if proseQuotes(v) {
+		return 0, 0, false
+	}
+	ok, fp := libinjection.IsSQLi(unsafeString(s.dec))
 	if !ok {
 		return 0, 0, false
 	}
@@ -43,11 +57,16 @@ func checkLibinjectionSQLi(s *state, f field, v []byte) (int, int, bool) {
 	if len(fp) > 0 && fp[0] == 'f' && !hasAnyByte(v, "'\"`;#=") {
 		return 0, 0, false
 	}
+	// A word, then words, numbers and commas, ending in a comment ("x/*")
+	// without any quote or operator cannot change a query's meaning.
+	if len(fp) > 0 && fp[0] == 'n' && onlyIn(fp, "n1,c") && !hasAnyByte(v, "'\"`") {
+		return 0, 0, false
+	}
 	return 0, len(v), true
 }
 
 func checkLibinjectionXSS(s *state, f field, v []byte) (int, int, bool) {
-	if libinjection.IsXSS(string(s.dec)) {
+	if libinjection.IsXSS(unsafeString(s.dec)) {
 		i := bytes.IndexByte(v, '<')
 		return max(i, 0), len(v), true
 	}
@@ -179,8 +198,29 @@ func resolveLookups(v []byte) (out []byte, named bool) {
 func sqlEvidence(v []byte) bool {
 	for i, c := range v {
 		switch c {
-		case '=', '<', '>', '(', ')', ';', '#', '@', '|', '`':
+		case '<', '>', ';', '#', '|', '`':
 			return true
+		case '=':
+			// Base64 padding ("...==") and key=value pairs of plain tokens are
+			// not comparisons worth tokenizing.
+			if i+1 < len(v) && v[i+1] != '=' && v[i+1] != '&' {
+				return true
+			}
+		case '@':
+			// "@@version" and "@var", not the "@" of an e-mail address.
+			if i == 0 || !isWordByte(v[i-1]) {
+				return true
+			}
+		case '(', ')':
+			// Prose uses parentheses around words; SQL around numbers, strings
+			// and nested expressions.
+			j := i + 1
+			for j < len(v) && v[j] == ' ' {
+				j++
+			}
+			if j < len(v) && (v[j] >= '0' && v[j] <= '9' || v[j] == '\'' || v[j] == '"' || v[j] == '(' || v[j] == ')' || v[j] == '@' || v[j] == '-') {
+				return true
+			}
 		case '-':
 			if i+1 < len(v) && v[i+1] == '-' {
 				return true
@@ -199,11 +239,13 @@ func sqlEvidence(v []byte) bool {
 	return false
 }
 
+// sqlWords are SQL keywords that are rare in prose; "from", "into" or
+// "where" would let every other sentence through.
 var sqlWords = []string{
 	"select", "union", "insert", "update", "delete", "drop", "sleep", "benchmark", "waitfor",
-	"having", "order by", "group by", "exec", "char", "null", "xor", "rlike", "regexp", "case",
-	"procedure", "limit", "into", "from", "where", "version", "concat", "substr", "ascii", "div",
-	"true", "false", "declare", "cast", "convert", "like",
+	"having", "order by", "group by", "null", "xor", "rlike", "regexp", "concat", "substr",
+	"ascii", "declare", "procedure", "varchar", "nvarchar", "case", "true", "false", "char",
+	"exec", "div", "cast", "convert", "version", "like",
 }
 
 // indexWord finds w in v at word boundaries.
@@ -282,4 +324,70 @@ func isHandlerDelim(c byte) bool {
 		return true
 	}
 	return false
+}
+
+func onlyIn(s, set string) bool {
+	for i := 0; i < len(s); i++ {
+		found := false
+		for j := 0; j < len(set); j++ {
+			if s[i] == set[j] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// checkHiddenSegment fires on a URL path segment naming a hidden file or
+// directory (/.env, /.git/config, /.aws/credentials, /.claude/settings.json):
+// web servers should never serve them, and scanners probe for them.
+// /.well-known/ is the standard exception.
+func checkHiddenSegment(s *state, f field, v []byte) (int, int, bool) {
+	for i := 0; i+2 < len(v); i++ {
+		if v[i] != '/' || v[i+1] != '.' {
+			continue
+		}
+		c := v[i+2]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			continue
+		}
+		if bytes.HasPrefix(v[i+1:], []byte(".well-known")) {
+			continue
+		}
+		return i, len(v), true
+	}
+	return 0, 0, false
+}
+
+// unsafeString views b as a string without copying. libinjection only reads
+// its argument during the call, and b is not modified while it runs.
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// proseQuotes reports text that quotes words the way people do ("navy" not
+// "black"): only double quotes, balanced, and no comparison or comment that
+// could close a quoted SQL context and continue the statement.
+func proseQuotes(v []byte) bool {
+	n := 0
+	for i, c := range v {
+		switch c {
+		case '\'', '`', '=', ';':
+			return false
+		case '"':
+			n++
+		case '-', '/':
+			if i+1 < len(v) && (v[i+1] == '-' || v[i+1] == '*') {
+				return false
+			}
+		}
+	}
+	return n >= 2 && n%2 == 0
 }

@@ -1,5 +1,5 @@
-// Package detect is gatewatch's request-signature detection engine: it decides whether
-// an HTTP request carries an attack (SQL injection, XSS, path traversal, OS
+// Package detect is gatewatch's request-signature detection engine: it decides
+// whether an HTTP request carries an attack (SQL injection, XSS, path traversal, OS
 // command injection, SSRF, Log4Shell/JNDI lookups, attack-tool fingerprints
 // and a few cheap, precise other families: SSTI, NoSQL operators, CRLF
 // injection, XXE, deserialisation markers).
@@ -74,6 +74,7 @@ const (
 // Engine holds a compiled rule set. It is immutable and safe to share.
 type Engine struct {
 	rules   []*rule
+	signals ruleSet // rules that only look at decode signals
 	matcher *matcher
 	scratch sync.Pool
 }
@@ -92,6 +93,9 @@ func New(rules []byte) (*Engine, error) {
 	triggers := make([][]string, len(rs))
 	for i, r := range rs {
 		triggers[i] = r.Triggers
+		if signalChecks[r.Check] {
+			e.signals.add(i)
+		}
 	}
 	if e.matcher, err = newMatcher(triggers); err != nil {
 		return nil, err

@@ -1,6 +1,9 @@
 package detect
 
 import (
+	"math/bits"
+	"net/url"
+
 	"github.com/gatewatch/gatewatch/pkg/detect/normalize"
 )
 
@@ -43,7 +46,7 @@ type field struct {
 	parent locMask // for a name (locName): where the name was found
 	name   string  // parameter, header (lower case), cookie name or JSON path
 	nameb  []byte  // name, when it lives in scratch space (JSON paths)
-	secret bool   // never quote the value in a fragment
+	secret bool    // never quote the value in a fragment (also decided by name, lazily)
 }
 
 var (
@@ -90,6 +93,9 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 		set.and(&kr.triggered)
 	}
 	set.or(&kr.always)
+	if s.sig == 0 {
+		set.andNot(&s.p.e.signals)
+	}
 	if set.empty() {
 		return
 	}
@@ -100,10 +106,10 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 // evaluate runs the selected rules in file order and records their findings.
 func (s *state) evaluate(f field, set *ruleSet) {
 	var classesHit uint16
-	for w, bits := range set {
-		for bits != 0 {
-			i := w*64 + trailingZeros(bits)
-			bits &= bits - 1
+	for w, word := range set {
+		for word != 0 {
+			i := w*64 + bits.TrailingZeros64(word)
+			word &= word - 1
 			r := s.p.e.rules[i]
 			ci := classBit(r.Class)
 			if classesHit&ci != 0 {
@@ -129,15 +135,6 @@ func (s *state) evaluate(f field, set *ruleSet) {
 			}
 		}
 	}
-}
-
-func trailingZeros(x uint64) int {
-	n := 0
-	for x&1 == 0 {
-		x >>= 1
-		n++
-	}
-	return n
 }
 
 func classBit(c string) uint16 {
@@ -195,7 +192,7 @@ func (s *state) addFinding(r *rule, f field, v []byte, start, end int) bool {
 		return true
 	}
 	frag := redacted
-	if !f.secret {
+	if !f.isSecret() {
 		frag = fragment(v, start, end)
 	}
 	s.findings = append(s.findings, Finding{
@@ -214,6 +211,12 @@ func location(f field) string {
 	k := f.kind
 	if k == locName {
 		k = f.parent
+	}
+	if k == locQuery || k == locCookie || k == locBody && f.nameb == nil {
+		// Names are reported decoded ("user[$ne]", not "user%5B%24ne%5D").
+		if n, err := url.QueryUnescape(f.name); err == nil {
+			f.name = n
+		}
 	}
 	switch k {
 	case locPath:
@@ -262,4 +265,19 @@ func fragment(v []byte, start, end int) string {
 		n += 4
 	}
 	return string(buf[:n])
+}
+
+// isSecret reports whether the field's value must not be quoted: credential
+// headers, cookies, and fields whose name suggests a credential. It is
+// decided when a finding is made, not for every value inspected.
+func (f field) isSecret() bool {
+	switch {
+	case f.secret || f.kind == locCookie:
+		return true
+	case f.kind == locHeader || f.kind == locProtoHeader:
+		return secretHeader(f.name)
+	case f.nameb != nil:
+		return secretName(lastKey(f.nameb))
+	}
+	return secretName(f.name)
 }

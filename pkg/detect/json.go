@@ -36,7 +36,7 @@ func (s *state) jsonValue(b []byte, i, depth int) (int, bool) {
 		if !ok {
 			return j, false
 		}
-		inspectValue(s, field{kind: locBody, nameb: s.path, secret: secretName(lastKey(s.path))}, str, optsPlain)
+		inspectValue(s, field{kind: locBody, nameb: s.path}, str, optsPlain)
 		return j, true
 	default:
 		// Numbers, true, false, null: nothing to inspect.

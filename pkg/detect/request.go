@@ -2,6 +2,7 @@ package detect
 
 import (
 	"bytes"
+	"io"
 	"mime"
 	"mime/multipart"
 	"strings"
@@ -12,6 +13,7 @@ import (
 func (s *state) inspectRequest(r *Request) {
 	if r.Path != "" {
 		inspectValue(s, field{kind: locPath}, r.Path, optsPlain)
+		inspectSegments(s, r.Path)
 	}
 	if r.RawQuery != "" {
 		inspectPairs(s, locQuery, r.RawQuery, '&')
@@ -52,7 +54,7 @@ func inspectPairs[S ~string | ~[]byte](s *state, kind locMask, raw S, sep byte) 
 			o = optsPlain
 		}
 		n := string(name)
-		f := field{kind: kind, name: n, secret: kind == locCookie || secretName(n)}
+		f := field{kind: kind, name: n}
 		if len(value) == 0 {
 			// A bare token ("?<script>" or "?../../etc/passwd") is the value.
 			value = name
@@ -76,11 +78,20 @@ func (s *state) inspectHeader(h Header) {
 	name := lowerASCII(h.Name)
 	if name == "cookie" {
 		inspectPairs(s, locCookie, h.Value, ';')
+		// A payload may contain ';' itself and be cut by the split above.
+		if strings.Count(h.Value, "=") < strings.Count(h.Value, ";")+1 {
+			inspectValue(s, field{kind: locHeader, name: name, secret: true}, h.Value, optsPlain)
+		}
 		return
 	}
-	f := field{kind: locHeader, name: name, secret: secretHeader(name)}
+	f := field{kind: locHeader, name: name}
 	if protocolHeader(name) {
 		f.kind = locProtoHeader
+		// Only lookups ("${") and line breaks (also percent-encoded) matter
+		// in protocol headers; most requests need no scan of them at all.
+		if strings.IndexAny(h.Value, "$%\r\n") < 0 {
+			return
+		}
 	}
 	if name == "referer" {
 		// A referer is a URL: its query parameters are separate values, the
@@ -239,9 +250,9 @@ func (s *state) inspectMultipart(body []byte, contentType string, depth int) boo
 		if fn := p.FileName(); fn != "" {
 			inspectValue(s, field{kind: locBody, name: name + ".filename"}, fn, optsPlain)
 		}
-		n, _ := readFull(p, buf[:])
+		n, _ := io.ReadFull(p, buf[:])
 		ct := p.Header.Get("Content-Type")
-		f := field{kind: locBody, name: name, secret: secretName(name)}
+		f := field{kind: locBody, name: name}
 		switch {
 		case strings.HasPrefix(ct, "application/json"):
 			if !s.inspectJSON(buf[:n]) {
@@ -254,16 +265,30 @@ func (s *state) inspectMultipart(body []byte, contentType string, depth int) boo
 	return true
 }
 
-type reader interface{ Read([]byte) (int, error) }
-
-func readFull(r reader, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := r.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
+// inspectSegments inspects each path segment that holds more than a plain
+// token on its own: REST routes carry parameters as segments, and SQL or
+// markup tokenizers read "select 1,2 from x" better without the route
+// before it. Findings are still reported at "path".
+func inspectSegments(s *state, path string) {
+	for len(path) > 0 && s.fields > 0 {
+		var seg string
+		if i := strings.IndexByte(path, '/'); i >= 0 {
+			seg, path = path[:i], path[i+1:]
+		} else {
+			seg, path = path, ""
+		}
+		if !plainToken(seg) {
+			inspectValue(s, field{kind: locPath}, seg, optsPlain)
 		}
 	}
-	return n, nil
+}
+
+func plainToken[S ~string | ~[]byte](seg S) bool {
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
 }

@@ -67,7 +67,17 @@ func commandEnd(after []byte, strict bool) bool {
 	case ';', '|', '&', '`', '<', '>', ')', '}', ',':
 		return true
 	case '\n', '\r':
-		return !strict
+		if !strict {
+			return true
+		}
+		// In text a newline after a word is layout ("id\n  name"); a command
+		// injected between newlines is followed by nothing or by another
+		// separator.
+		rest := after
+		for len(rest) > 0 && (rest[0] == '\n' || rest[0] == '\r' || rest[0] == ' ' || rest[0] == '\t') {
+			rest = rest[1:]
+		}
+		return len(rest) == 0 || rest[0] == ';' || rest[0] == '|' || rest[0] == '&' || rest[0] == '`'
 	case ' ', '\t':
 		if !strict {
 			return true
@@ -124,7 +134,7 @@ var strongCommands = setOf(
 	"gzip", "tar", "unzip", "arp", "traceroute", "tracert", "pathping", "shutdown", "reboot",
 	"systemctl", "sendmail", "lsof", "uptime", "lsb_release", "finger", "pwd", "curl.exe",
 	"cmd.exe", "powershell.exe", "whoami.exe", "net.exe", "ipconfig.exe", "nohup", "chattr",
-	"mshta", "rundll32", "regsvr32", "cscript", "wscript", "schtasks", "vssadmin",
+	"mshta", "rundll32", "regsvr32", "cscript", "wscript", "schtasks", "vssadmin", "dir",
 )
 
 // weakCommands are commands that are also common words.

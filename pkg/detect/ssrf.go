@@ -29,6 +29,45 @@ func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
 		}
 		i = j + 3
 	}
+	// "http:127.0.0.1" and "http:/2852039166": browsers and some URL
+	// libraries accept a special scheme without its two slashes.
+	for _, sch := range [...]string{"http:", "https:"} {
+		for off := 0; off < len(v); {
+			i := bytes.Index(v[off:], []byte(sch))
+			if i < 0 {
+				break
+			}
+			i += off
+			rest := v[i+len(sch):]
+			if !bytes.HasPrefix(rest, []byte("//")) {
+				rest = bytes.TrimPrefix(rest, []byte("/"))
+				if internalAuthority(rest) {
+					return i, len(v), true
+				}
+			}
+			off = i + len(sch)
+		}
+	}
+	// Every "@" starts a candidate host: parsers disagree on which "@"
+	// ends the userinfo ("http://a.example:80 &@127.0.0.1:22/").
+	if bytes.Contains(v, []byte("://")) {
+		for off := 0; off < len(v); {
+			i := bytes.IndexByte(v[off:], '@')
+			if i < 0 {
+				break
+			}
+			i += off
+			if internalAuthority(v[i+1:]) {
+				return i, len(v), true
+			}
+			off = i + 1
+		}
+	}
+	// A URL that names the metadata address anywhere (a redirector's path,
+	// a proxy parameter) is aimed at it.
+	if i := bytes.Index(v, []byte("169.254.169.254")); i >= 0 && bytes.Contains(v, []byte("://")) {
+		return i, len(v), true
+	}
 	if bytes.HasPrefix(v, []byte("//")) && internalAuthority(v[2:]) {
 		return 0, len(v), true
 	}
@@ -80,6 +119,10 @@ func internalAuthority(v []byte) bool {
 		end++
 	}
 	auth := v[:end]
+	if bytes.IndexByte(auth, '\\') >= 0 && bytes.Count(auth, []byte("\\")) > 2 {
+		// "\\l\\o\\c\\a\\l..." : backslashes that a lenient parser drops.
+		auth = bytes.ReplaceAll(auth, []byte("\\"), nil)
+	}
 	for len(auth) > 0 {
 		piece := auth
 		if i := bytes.IndexAny(auth, "@\\"); i >= 0 {
@@ -128,16 +171,20 @@ func internalHost(hb []byte) bool {
 	if strings.HasSuffix(h, ".internal") || strings.HasSuffix(h, ".localdomain") || strings.HasSuffix(h, ".svc.cluster.local") || strings.HasSuffix(h, ".localhost") {
 		return true
 	}
-	// Wildcard DNS services resolve a name to the address it embeds
-	// (10.0.0.1.nip.io, app-127-0-0-1.sslip.io).
-	for _, w := range [...]string{".nip.io", ".xip.io", ".sslip.io"} {
-		if base, ok := strings.CutSuffix(h, w); ok {
-			base = strings.ReplaceAll(base, "-", ".")
-			labels := strings.Split(base, ".")
-			if len(labels) >= 4 {
-				return internalHost([]byte(strings.Join(labels[len(labels)-4:], ".")))
-			}
-			return false
+	// Wildcard DNS services resolve a name to an address it embeds
+	// (10.0.0.1.nip.io, 7f000001.nip.io); they exist for testing, and in a
+	// URL handed to a server they are an SSRF probe whatever they embed. So
+	// are out-of-band interaction hosts.
+	for _, w := range [...]string{"nip.io", "xip.io", "sslip.io", "burpcollaborator.net", "oastify.com", "interact.sh", "oast.pro", "oast.live", "oast.site", "oast.online", "oast.fun", "oast.me", "requestbin.net", "dnslog.cn", "1u.ms", "rbndr.us"} {
+		if h == w || strings.HasSuffix(h, "."+w) {
+			return true
+		}
+	}
+	// A name ending in a dotted address ("example.com.127.0.0.1") is read
+	// as that address by lenient resolvers.
+	if labels := strings.Split(h, "."); len(labels) > 4 {
+		if a, ok := parseIPv4Loose(strings.Join(labels[len(labels)-4:], ".")); ok {
+			return internalAddr(a)
 		}
 	}
 	if a, ok := parseIPv4Loose(h); ok {
@@ -185,7 +232,13 @@ func parseIPv4Loose(h string) (netip.Addr, bool) {
 		case len(p) > 1 && p[0] == '0':
 			base, p = 8, p[1:]
 		}
-		n, err := strconv.ParseUint(p, base, 32)
+		if base == 10 && len(parts) == 1 && len(p) > 10 {
+			return netip.Addr{}, false
+		}
+		n, err := strconv.ParseUint(p, base, 64)
+		if err == nil && len(parts) == 1 && n > 0xffffffff {
+			n &= 0xffffffff // some parsers wrap an oversized number modulo 2^32
+		}
 		if err != nil {
 			return netip.Addr{}, false
 		}
@@ -242,7 +295,7 @@ func internalAddr(a netip.Addr) bool {
 		b := a.As4()
 		switch {
 		case b[0] == 0, // "this network"
-			b[0] == 100 && b[1]&0xc0 == 64,                     // CGNAT, Alibaba metadata 100.100.100.200
+			b[0] == 100 && b[1]&0xc0 == 64,                               // CGNAT, Alibaba metadata 100.100.100.200
 			b == [4]byte{192, 0, 0, 192}, b[0] == 198 && b[1]&0xfe == 18: // Oracle metadata, benchmarking nets
 			return true
 		}

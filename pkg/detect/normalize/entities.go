@@ -24,6 +24,9 @@ func appendHTMLDecoded(dst, src []byte) ([]byte, Signal) {
 			if ok {
 				dst = appendRune(dst, r)
 				sig |= HTMLEntity
+				if r == '<' {
+					sig |= EncodedAngle
+				}
 				i = j - 1
 				continue
 			}
@@ -99,8 +102,12 @@ func appendEscapesDecoded(dst, src []byte) ([]byte, Signal) {
 		switch src[i+1] {
 		case 'x', 'X':
 			if isHex(src[i+2]) && isHex(src[i+3]) {
-				dst = append(dst, byte(unhex(src[i+2])<<4|unhex(src[i+3])))
+				b := byte(unhex(src[i+2])<<4 | unhex(src[i+3]))
+				dst = append(dst, b)
 				sig |= Escape
+				if b == '<' {
+					sig |= EncodedAngle
+				}
 				i += 3
 				continue
 			}
@@ -109,6 +116,9 @@ func appendEscapesDecoded(dst, src []byte) ([]byte, Signal) {
 				r := unhex(src[i+2])<<12 | unhex(src[i+3])<<8 | unhex(src[i+4])<<4 | unhex(src[i+5])
 				dst = appendRune(dst, r)
 				sig |= Escape
+				if r == '<' {
+					sig |= EncodedAngle
+				}
 				i += 5
 				continue
 			}
@@ -171,6 +181,18 @@ func appendFolded(dst, src []byte) ([]byte, Signal) {
 				dst = append(dst, byte(a))
 				sig |= Overlong
 				i += 3
+				continue
+			}
+		case (c == 0xf8 && i+4 < len(src)) || (c == 0xfc && i+5 < len(src)):
+			// Five- and six-byte overlong forms (never valid UTF-8).
+			n := 4
+			if c == 0xfc {
+				n = 5
+			}
+			if a := rune(src[i+n-1]&0x3f)<<6 | rune(src[i+n]&0x3f); a >= 0x20 && a < 0x80 {
+				dst = append(dst, byte(a))
+				sig |= Overlong
+				i += n
 				continue
 			}
 		case c >= 0xc2:

@@ -28,6 +28,10 @@ const (
 	Escape
 	// LookAlike means a full-width or other look-alike rune was folded.
 	LookAlike
+	// EncodedAngle means a numeric character reference or an escape
+	// (&#x3c;, &#60, \x3c, \u003c) produced '<': honest clients write a
+	// plain '<' or the named &lt;, so this is an evasion marker.
+	EncodedAngle
 )
 
 // MaxRounds bounds repeated percent-decoding. Three rounds cover double and
@@ -102,7 +106,7 @@ func hasPercentEscape(b []byte) bool {
 		if b[i] != '%' {
 			continue
 		}
-		if isHex(b[i+1]) && isHex(b[i+2]) {
+		if isHex(b[i+1]) && (isHex(b[i+2]) || i+3 < len(b) && b[i+2] == '%' && isHex(b[i+3])) {
 			return true
 		}
 		if (b[i+1] == 'u' || b[i+1] == 'U') && i+5 < len(b) && isHex(b[i+2]) && isHex(b[i+3]) && isHex(b[i+4]) && isHex(b[i+5]) {
@@ -143,6 +147,12 @@ func appendPercentDecoded(dst, src []byte, plus bool) ([]byte, Signal) {
 			dst = appendRune(dst, r)
 			sig |= UnicodePercent
 			i += 5
+		case c == '%' && i+3 < len(src) && isHex(src[i+1]) && src[i+2] == '%' && isHex(src[i+3]):
+			// Nibble-split encoding ("%2%f" for "/"), which lenient decoders
+			// accept once an outer layer ("%25%32%25%66") is removed.
+			dst = append(dst, byte(unhex(src[i+1])<<4|unhex(src[i+3])))
+			sig |= Percent
+			i += 3
 		case c == '+' && plus:
 			dst = append(dst, ' ')
 		default:
