@@ -200,24 +200,36 @@ func (k pdkKong) Source() (string, error) { return k.kong.Response.GetSource() }
 func (k pdkKong) NodeID() (string, error) { return k.kong.Node.GetId() }
 func (k pdkKong) LogErr(msg string)       { _ = k.kong.Log.Err(msg) }
 
+// scratch is the per-call working memory of process, pooled so that the
+// decoded entry's header and tries slices and the event buffer are reused
+// across requests instead of grown afresh each time. Nothing in it
+// outlives the call: events are encoded before process returns.
+type scratch struct {
+	entry  kongentry.Entry
+	events [4]event.Event
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 // process turns one serialized entry into events and enqueues them.
 func (c *Config) process(raw string, kong kongAPI) {
 	rt := c.rt
 	start := time.Now()
-	var entry kongentry.Entry
-	if err := kongentry.DecodeString(raw, &entry); err != nil {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	entry := &sc.entry
+	if err := kongentry.DecodeString(raw, entry); err != nil {
 		rt.Metrics.decodeError()
 		kong.LogErr("gatewatch: " + err.Error())
 		return
 	}
-	in := classify.Input{Entry: &entry, Now: rt.now()}
-	if classify.NeedsSource(&entry) {
+	in := classify.Input{Entry: entry, Now: rt.now()}
+	if classify.NeedsSource(entry) {
 		if s, err := kong.Source(); err == nil {
 			in.Source = classify.NormalizeSource(s)
 		}
 	}
-	var buf [4]event.Event
-	events := c.classifier().Classify(&in, buf[:0])
+	events := c.classifier().Classify(&in, sc.events[:0])
 	if len(events) > 0 {
 		node := rt.node(kong)
 		for i := range events {
@@ -225,7 +237,8 @@ func (c *Config) process(raw string, kong kongAPI) {
 			c.publish(&events[i])
 		}
 	}
-	rt.Metrics.observe(&entry, events, time.Since(start))
+	rt.Metrics.observe(entry, events, time.Since(start))
+	clear(sc.events[:len(events)]) // drop references into this entry's strings
 }
 
 func (c *Config) publish(ev *event.Event) {

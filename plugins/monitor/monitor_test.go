@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/gatewatch/gatewatch/internal/jsonschema"
+	"github.com/gatewatch/gatewatch/pkg/detect"
 	"github.com/gatewatch/gatewatch/pkg/event"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/pluginservertest"
@@ -197,15 +198,30 @@ func (f fakeKong) Source() (string, error) { return f.source, nil }
 func (f fakeKong) NodeID() (string, error) { return "node-1", nil }
 func (f fakeKong) LogErr(string)           {}
 
-// BenchmarkProcessBenign is the monitor's Go-side cost per benign log
-// entry: decode, classify, detect, nothing to enqueue.
-func BenchmarkProcessBenign(b *testing.B) {
-	rt := &Runtime{Publisher: &fakePublisher{}, IDs: event.NewIDGen(), Topic: "t"}
-	c := New(rt)().(*Config)
-	require.NoError(b, json.Unmarshal([]byte(`{"apikey_names":["apikey"],"detect":true,"paranoia":1}`), c))
-	b.ReportAllocs()
-	for b.Loop() {
-		c.process(benign39, fakeKong{})
+// BenchmarkProcessTypical2KB is the monitor's Go-side cost per benign log
+// entry (issue 5's figure): decode a typical 2 KB Kong 3.9 entry,
+// classify it, run detection over path, query and headers, nothing to
+// enqueue. The "nodetect" variant isolates decode + classify.
+func BenchmarkProcessTypical2KB(b *testing.B) {
+	raw := string(mustRead(b, "testdata/typical-2kb.json"))
+	engine, err := detect.New(nil)
+	require.NoError(b, err)
+	for _, tc := range []struct {
+		name   string
+		detect bool
+	}{{"detect", true}, {"nodetect", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rt := &Runtime{Publisher: &fakePublisher{}, IDs: event.NewIDGen(), Topic: "t", Engine: engine}
+			c := New(rt)().(*Config)
+			c.APIKeyNames, c.Detect, c.Paranoia = []string{"apikey"}, tc.detect, 1
+			c.process(raw, fakeKong{})
+			require.Empty(b, rt.Publisher.(*fakePublisher).all(), "the typical entry is benign")
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.process(raw, fakeKong{})
+			}
+		})
 	}
 }
 
