@@ -11,7 +11,8 @@ set -euo pipefail
 #   prometheus               promtool (rule unit tests) and a real scraper
 #   nginx                    real error.log lines for `gwctl errlog`
 #   wrk                      load generator for the soak
-packages=(kcat rsyslog rsyslog-gnutls prometheus-alertmanager prometheus nginx wrk)
+#   jq                       the runbooks' kcat | jq commands, exercised by tests
+packages=(kcat rsyslog rsyslog-gnutls prometheus-alertmanager prometheus nginx wrk jq)
 
 installed() {
   [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]
@@ -39,6 +40,6 @@ fi
 for p in "${packages[@]}"; do
   installed "$p" || { echo "setup: $p still missing after install" >&2; exit 1; }
 done
-for tool in kcat rsyslogd prometheus-alertmanager promtool prometheus nginx wrk; do
+for tool in kcat rsyslogd prometheus-alertmanager amtool promtool prometheus nginx wrk jq; do
   command -v "$tool" >/dev/null 2>&1 || { echo "setup: $tool not on PATH" >&2; exit 1; }
 done
