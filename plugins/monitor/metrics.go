@@ -1,7 +1,7 @@
 package monitor
 
 import (
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +22,45 @@ type Metrics struct {
 	decodeErrors prometheus.Counter
 	pdkErrors    prometheus.Counter
 	dropped      prometheus.Counter
+
+	// Resolved series per route, so the hot path does one map lookup
+	// instead of hashing label values four times.
+	mu     sync.RWMutex
+	routes map[routeKey]*routeSeries
+}
+
+type routeKey struct{ route, service string }
+
+type routeSeries struct {
+	status                [len(statusClasses)]prometheus.Counter
+	other                 prometheus.Counter // statuses outside 100–599
+	kong, upstream, total prometheus.Observer
+}
+
+func (m *Metrics) series(route, service string) *routeSeries {
+	k := routeKey{route, service}
+	m.mu.RLock()
+	rs := m.routes[k]
+	m.mu.RUnlock()
+	if rs != nil {
+		return rs
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rs = m.routes[k]; rs != nil {
+		return rs
+	}
+	rs = &routeSeries{
+		other:    m.requests.WithLabelValues(route, service, "other"),
+		kong:     m.latency.WithLabelValues(route, "kong"),
+		upstream: m.latency.WithLabelValues(route, "upstream"),
+		total:    m.latency.WithLabelValues(route, "total"),
+	}
+	for i, c := range statusClasses {
+		rs.status[i] = m.requests.WithLabelValues(route, service, c)
+	}
+	m.routes[k] = rs
+	return rs
 }
 
 // NewMetrics registers the monitor's series with reg.
@@ -58,18 +97,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events the publisher refused at enqueue (buffer and spool full).",
 		}),
 	}
+	m.routes = map[routeKey]*routeSeries{}
 	reg.MustRegister(m.requests, m.latency, m.events, m.handler, m.decodeErrors, m.pdkErrors, m.dropped)
 	return m
 }
 
 var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
-
-func statusClass(s int) string {
-	if s >= 100 && s < 600 {
-		return statusClasses[s/100-1]
-	}
-	return strconv.Itoa(s)
-}
 
 func (m *Metrics) observe(e *kongentry.Entry, evs []event.Event, took time.Duration) {
 	if m == nil {
@@ -82,12 +115,17 @@ func (m *Metrics) observe(e *kongentry.Entry, evs []event.Event, took time.Durat
 	if e.Service != nil {
 		service = e.Service.Name
 	}
-	m.requests.WithLabelValues(route, service, statusClass(e.Response.Status)).Inc()
-	m.latency.WithLabelValues(route, "kong").Observe(e.Latencies.Kong / 1000)
-	if e.Latencies.Proxy >= 0 {
-		m.latency.WithLabelValues(route, "upstream").Observe(e.Latencies.Proxy / 1000)
+	rs := m.series(route, service)
+	if s := e.Response.Status; s >= 100 && s < 600 {
+		rs.status[s/100-1].Inc()
+	} else {
+		rs.other.Inc()
 	}
-	m.latency.WithLabelValues(route, "total").Observe(e.Latencies.Request / 1000)
+	rs.kong.Observe(e.Latencies.Kong / 1000)
+	if e.Latencies.Proxy >= 0 {
+		rs.upstream.Observe(e.Latencies.Proxy / 1000)
+	}
+	rs.total.Observe(e.Latencies.Request / 1000)
 	for i := range evs {
 		m.events.WithLabelValues(string(evs[i].Type), string(evs[i].Severity)).Inc()
 	}
