@@ -133,6 +133,8 @@ func (s *Schema) validate(sch map[string]any, v any, path string, errs *[]string
 				s.validate(sub, val[k], path+"."+k, errs)
 			} else if ap, ok := sch["additionalProperties"].(bool); ok && !ap {
 				*errs = append(*errs, fmt.Sprintf("%s: unexpected property %q", path, k))
+			} else if apSchema, ok := sch["additionalProperties"].(map[string]any); ok {
+				s.validate(apSchema, val[k], path+"."+k, errs)
 			}
 		}
 	case []any:

@@ -79,6 +79,13 @@ func New(p Policy, ids IDSource) *Classifier {
 	for i, n := range p.APIKeyNames {
 		p.APIKeyNames[i] = strings.ToLower(n)
 	}
+	var include []string
+	for _, n := range p.IncludeHeaders {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" && !p.Redactor.SecretHeader(n) {
+			include = append(include, n)
+		}
+	}
+	p.IncludeHeaders = include
 	return &Classifier{p: p, ids: ids}
 }
 
@@ -200,6 +207,14 @@ func (c *Classifier) emit(dst []event.Event, in *Input, t event.Type, sev event.
 		Host:   e.Request.Host(),
 		Path:   e.Request.Path(),
 		Query:  c.p.Redactor.Query(e.Request.RawQuery()),
+	}
+	for _, n := range c.p.IncludeHeaders {
+		if e.Request.Headers.Has(n) {
+			if ev.Request.Headers == nil {
+				ev.Request.Headers = make(map[string]string, len(c.p.IncludeHeaders))
+			}
+			ev.Request.Headers[n] = e.Request.Headers.Get(n)
+		}
 	}
 	ev.Response = event.Response{
 		Status: e.Response.Status,

@@ -233,6 +233,16 @@ func TestEventsCarryNoSecrets(t *testing.T) {
 
 func TestPolicyShapesWhatIsEmitted(t *testing.T) {
 	raw := entry("3.9", 401, func(m map[string]any) { respHeaders(m)["www-authenticate"] = "Key" })
+	t.Run("include_headers copies named headers, never secret ones", func(t *testing.T) {
+		withHeaders := entry("3.9", 401, func(m map[string]any) {
+			respHeaders(m)["www-authenticate"] = "Key"
+			reqHeaders(m)["x-tenant"] = "acme"
+			reqHeaders(m)["apikey"] = "k-123"
+		})
+		evs := classifyEntry(t, withHeaders, "", Policy{IncludeHeaders: []string{"X-Tenant", "apikey", "accept", "x-missing"}})
+		require.Len(t, evs, 1)
+		assert.Equal(t, map[string]string{"x-tenant": "acme", "accept": "*/*"}, evs[0].Request.Headers)
+	})
 	t.Run("a disabled type is not emitted", func(t *testing.T) {
 		assert.Empty(t, classifyEntry(t, raw, "", Policy{Disabled: map[event.Type]bool{event.AuthFailure: true}}))
 	})

@@ -31,6 +31,9 @@ type Policy struct {
 	Detector Detector
 	// Geo, when set, adds client.geo and client.as.
 	Geo GeoLookup
+	// IncludeHeaders names request headers copied into request.headers
+	// (lower-case); secret headers are never copied, even when named.
+	IncludeHeaders []string
 }
 
 // GeoLookup resolves a client address to its location and network.

@@ -2,6 +2,7 @@ package event
 
 import (
 	"math"
+	"sort"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -69,6 +70,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	w.str("host", e.Request.Host)
 	w.str("path", e.Request.Path)
 	w.str("query", e.Request.Query)
+	if len(e.Request.Headers) > 0 {
+		w.key("headers")
+		w.b = appendStringMap(w.b, e.Request.Headers)
+	}
 	b = append(w.b, '}')
 
 	b = append(b, `,"response":{"status":`...)
@@ -205,6 +210,26 @@ func (w *objWriter) ref(k string, r Ref) {
 	inner.str("id", r.ID)
 	inner.str("name", r.Name)
 	w.b = append(inner.b, '}')
+}
+
+// appendStringMap writes m as a JSON object with sorted keys, as
+// encoding/json does.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		b = AppendString(b, m[k])
+	}
+	return append(b, '}')
 }
 
 func appendFloat(b []byte, f float64) []byte {

@@ -28,7 +28,7 @@ func sampleEvent() Event {
 		Client: Client{IP: "203.0.113.7", UserAgent: "curl/8.5.0", Consumer: Consumer{ID: "c1", Username: "alice"},
 			Geo: &Geo{Country: "GB", Region: "ENG", City: "London"}, AS: &AS{Number: 20712, Organization: "Andrews & Arnold"}},
 		Request: Request{ID: "abc", Method: "GET", Host: "api.example.com", Path: "/orders",
-			Query: "apikey=REDACTED&x=1"},
+			Query: "apikey=REDACTED&x=1", Headers: map[string]string{"x-tenant": "acme", "accept": "*/*"}},
 		Response: Response{Status: 401, Source: "kong", Latency: Latency{KongMS: 1, UpstreamMS: -1, TotalMS: 1.5}},
 		Detail: Detail{
 			Mechanism: "key-auth", Reason: "invalid_credentials", Credential: "header:apikey",

@@ -148,6 +148,9 @@ type Request struct {
 	Host   string `json:"host,omitempty"`
 	Path   string `json:"path,omitempty"`
 	Query  string `json:"query,omitempty"`
+	// Headers holds the request headers the route's include_headers names
+	// (never a secret one), lower-case names, first value.
+	Headers map[string]string `json:"headers,omitempty"`
 }
 
 // Response describes what the client got.

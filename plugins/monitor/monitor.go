@@ -77,6 +77,7 @@ type Config struct {
 	Redact             []string          `json:"redact" kong:"default=[];description=extra header and query names whose values are redacted"`
 	APIKeyNames        []string          `json:"apikey_names" kong:"default=[\"apikey\"];description=key-auth key_names, to recognise and fingerprint API keys"`
 	Topic              string            `json:"topic" kong:"description=events topic for this route; the process default when unset"`
+	IncludeHeaders     []string          `json:"include_headers" kong:"default=[];description=request headers copied into events (secret ones never are)"`
 	Format             string            `json:"format" kong:"default=native;one_of=native|ocsf|ecs|cef;description=event encoding on Kafka: gatewatch's native JSON, OCSF 1.x, Elastic Common Schema, or CEF text"`
 	Detect             bool              `json:"detect" kong:"default=true;description=run attack detection on requests the guard did not inspect"`
 	Paranoia           int               `json:"paranoia" kong:"default=1;between=1|4;description=detection paranoia level"`
@@ -106,6 +107,7 @@ func (c *Config) classifier() *classify.Classifier {
 			LogAllRequests:     c.LogAllRequests,
 			APIKeyNames:        append([]string(nil), c.APIKeyNames...),
 			Redactor:           c.redactor(),
+			IncludeHeaders:     append([]string(nil), c.IncludeHeaders...),
 		}
 		if c.Events != nil {
 			on := map[event.Type]bool{}

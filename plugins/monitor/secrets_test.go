@@ -70,8 +70,8 @@ func TestNoSecretLeavesInAnyEvent(t *testing.T) {
 		}
 		status := statuses[r.IntN(len(statuses))]
 		entry := map[string]any{
-			"request":  map[string]any{"uri": "/orders?" + q.Encode(), "method": "GET", "headers": headers},
-			"response": map[string]any{"status": status, "headers": map[string]any{"www-authenticate": "Key", "set-cookie": "sid=" + secrets[0]}},
+			"request":   map[string]any{"uri": "/orders?" + q.Encode(), "method": "GET", "headers": headers},
+			"response":  map[string]any{"status": status, "headers": map[string]any{"www-authenticate": "Key", "set-cookie": "sid=" + secrets[0]}},
 			"latencies": map[string]any{"kong": 1, "proxy": -1, "request": 2},
 			"tries":     []any{}, "route": map[string]any{"id": "r", "name": "orders"},
 			"client_ip": "198.51.100.9", "source": "kong",
