@@ -10,13 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/gatewatch/gatewatch/internal/testalertmanager"
 	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/pkg/alert"
 	"github.com/gatewatch/gatewatch/pkg/alert/consumer"
@@ -26,8 +26,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-const alertmanagerBin = "/usr/bin/prometheus-alertmanager"
 
 func freePort(t testing.TB) int {
 	t.Helper()
@@ -39,75 +37,13 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startAlertmanager runs the real Alertmanager on 127.0.0.1 with a config
-// that routes everything to a receiver that does nothing, and returns its
-// base URL.
-func startAlertmanager(t testing.TB) string {
-	t.Helper()
-	if _, err := os.Stat(alertmanagerBin); err != nil {
-		t.Fatalf("%s not found: run scripts/setup.sh (Debian package prometheus-alertmanager)", alertmanagerBin)
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	mustWrite(t, cfg, []byte("route:\n  receiver: blackhole\n  group_wait: 1s\nreceivers:\n  - name: blackhole\n"))
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	var logs bytes.Buffer
-	cmd := exec.Command(alertmanagerBin,
-		"--config.file="+cfg,
-		"--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--cluster.listen-address=",
-	)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start alertmanager: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("alertmanager log:\n%s", logs.String())
-		}
-	})
-	url := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager did not become ready on %s", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// startAlertmanager runs the real Alertmanager on 127.0.0.1 and returns
+// its base URL.
+func startAlertmanager(t testing.TB) string { return testalertmanager.Start(t) }
 
-type amAlert struct {
-	Labels      map[string]string `json:"labels"`
-	Annotations map[string]string `json:"annotations"`
-	StartsAt    time.Time         `json:"startsAt"`
-	EndsAt      time.Time         `json:"endsAt"`
-	Status      struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
+type amAlert = testalertmanager.Alert
 
-func amAlerts(t testing.TB, url string) []amAlert {
-	resp, err := http.Get(url + "/api/v2/alerts")
-	if err != nil {
-		t.Fatalf("alertmanager: %v", err)
-	}
-	defer resp.Body.Close()
-	var out []amAlert
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("alertmanager: decode alerts: %v", err)
-	}
-	return out
-}
+func amAlerts(t testing.TB, url string) []amAlert { return testalertmanager.Alerts(t, url) }
 
 func amHas(t testing.TB, url, ip string) bool {
 	for _, a := range amAlerts(t, url) {

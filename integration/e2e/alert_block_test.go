@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gatewatch/gatewatch/internal/testalertmanager"
 	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/pkg/blocklist/record"
 )
@@ -23,32 +24,38 @@ const bruteForceRules = `receivers:
   - name: alerts-topic
     type: kafka
     topic: gatewatch.alerts
+  - name: alertmanager
+    type: alertmanager
+    url: %s
+    resend: 1s
 rules:
   - name: auth-brute-force
     match:
       types: [auth.failure]
     group_by: [client.ip]
-    window: 1m
+    window: 4s
     threshold: {count: 5}
-    resolve_after: 1m
+    resolve_after: 2s
     severity: high
     labels: {team: security}
     annotations:
       summary: "Brute force from {{ .Labels.client_ip }}"
       runbook_url: docs/runbooks/auth-brute-force.md
     actions:
-      notify: [alerts-topic]
+      notify: [alerts-topic, alertmanager]
       block: {ttl: 2m}
 `
 
-// The whole containment loop: a brute-force burst through Kong becomes
-// auth.failure events, gwctl alert fires its rule and writes a block, and
-// the guard in front of the same Kong refuses that client within a second
-// of the block record.
+// The whole loop: a brute-force burst through Kong becomes auth.failure
+// events; gwctl alert fires its rule, pages a real Alertmanager (labels,
+// runbook) and writes a block; the guard in front of the same Kong refuses
+// that client within a second of the block record; and the alert resolves
+// in Alertmanager once the window has passed.
 func TestBruteForceAlertBlocksTheClientAtTheGuard(t *testing.T) {
 	s := startStack(t, stackOptions{})
+	am := testalertmanager.Start(t)
 	rules := filepath.Join(t.TempDir(), "rules.yaml")
-	require.NoError(t, os.WriteFile(rules, []byte(bruteForceRules), 0o600))
+	require.NoError(t, os.WriteFile(rules, []byte(fmt.Sprintf(bruteForceRules, am)), 0o600))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -101,4 +108,31 @@ func TestBruteForceAlertBlocksTheClientAtTheGuard(t *testing.T) {
 	resp := s.get(t, "/public/y", nil)
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	assert.Equal(t, before, s.hits.Load(), "a blocked request does not reach the upstream")
+
+	// Alertmanager has the alert, with the rule's labels and runbook.
+	var paged *testalertmanager.Alert
+	for wait := time.Now().Add(10 * time.Second); paged == nil && time.Now().Before(wait); time.Sleep(100 * time.Millisecond) {
+		for _, a := range testalertmanager.Alerts(t, am) {
+			if a.Labels["alertname"] == "auth-brute-force" {
+				paged = &a
+			}
+		}
+	}
+	require.NotNil(t, paged, "the alert reached Alertmanager")
+	assert.Equal(t, "security", paged.Labels["team"])
+	assert.Equal(t, "high", paged.Labels["severity"])
+	assert.Equal(t, "docs/runbooks/auth-brute-force.md", paged.Annotations["runbook_url"])
+	assert.Contains(t, paged.Annotations["summary"], "127.0.0.1")
+
+	// The burst is over: once the window has passed, it resolves.
+	resolved := false
+	for wait := time.Now().Add(20 * time.Second); !resolved && time.Now().Before(wait); time.Sleep(200 * time.Millisecond) {
+		resolved = true
+		for _, a := range testalertmanager.Alerts(t, am) {
+			if a.Labels["alertname"] == "auth-brute-force" && (a.EndsAt.IsZero() || a.EndsAt.After(time.Now())) {
+				resolved = false
+			}
+		}
+	}
+	assert.True(t, resolved, "the alert resolved in Alertmanager after the window")
 }
