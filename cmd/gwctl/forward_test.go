@@ -1,17 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/gatewatch/gatewatch/internal/testkafka"
+	"github.com/gatewatch/gatewatch/internal/testrsyslog"
 	"github.com/gatewatch/gatewatch/pkg/event"
 	"github.com/gatewatch/gatewatch/pkg/event/encode/cef"
 	"github.com/gatewatch/gatewatch/pkg/syslog"
@@ -195,129 +190,6 @@ func fwdCollectorIDs(t *testing.T, col *syslogtest.Collector) map[string]bool {
 	return ids
 }
 
-// rsyslog is a real rsyslogd with a plain TCP input and a TLS input, each
-// writing what it parsed back out in RFC 5424 layout to its own file.
-type fwdRsyslog struct {
-	t                *testing.T
-	dir, conf        string
-	tcpPort, tlsPort int
-	tcpFile, tlsFile string
-	cmd              *exec.Cmd
-}
-
-func fwdRsyslogBinary(t *testing.T) string {
-	if p, err := exec.LookPath("rsyslogd"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/rsyslogd"); err == nil {
-		return "/usr/sbin/rsyslogd"
-	}
-	t.Fatal("rsyslogd not found: run scripts/setup.sh (Debian packages rsyslog and rsyslog-gnutls)")
-	return ""
-}
-
-func fwdFreePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func newFwdRsyslog(t *testing.T, ca *syslogtest.CA) *fwdRsyslog {
-	dir := t.TempDir()
-	srv := ca.Issue(t, 10, "127.0.0.1", "collector.test")
-	r := &fwdRsyslog{t: t, dir: dir, tcpPort: fwdFreePort(t), tlsPort: fwdFreePort(t),
-		tcpFile: filepath.Join(dir, "tcp.log"), tlsFile: filepath.Join(dir, "tls.log")}
-	require.NoError(t, os.Mkdir(filepath.Join(dir, "work"), 0o700))
-	caFile := syslogtest.WriteFile(t, dir, "ca.pem", ca.CertPEM)
-	certFile := syslogtest.WriteFile(t, dir, "server.pem", srv.CertPEM)
-	keyFile := syslogtest.WriteFile(t, dir, "server-key.pem", srv.KeyPEM)
-	conf := fmt.Sprintf(`global(workDirectory=%q maxMessageSize="64k"
-  defaultNetstreamDriverCAFile=%q defaultNetstreamDriverCertFile=%q defaultNetstreamDriverKeyFile=%q)
-module(load="imtcp")
-template(name="rfc5424" type="string" string="<%%PRI%%>1 %%TIMESTAMP:::date-rfc3339%% %%HOSTNAME%% %%APP-NAME%% %%PROCID%% %%MSGID%% %%STRUCTURED-DATA%% %%msg%%\n")
-ruleset(name="tcp") { action(type="omfile" file=%q template="rfc5424") }
-ruleset(name="tls") { action(type="omfile" file=%q template="rfc5424") }
-input(type="imtcp" address="127.0.0.1" port="%d" ruleset="tcp")
-input(type="imtcp" address="127.0.0.1" port="%d" ruleset="tls"
-  streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
-`, filepath.Join(dir, "work"), caFile, certFile, keyFile, r.tcpFile, r.tlsFile, r.tcpPort, r.tlsPort)
-	r.conf = syslogtest.WriteFile(t, dir, "rsyslog.conf", []byte(conf))
-	return r
-}
-
-func (r *fwdRsyslog) start() {
-	r.t.Helper()
-	r.cmd = exec.Command(fwdRsyslogBinary(r.t), "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
-	log, err := os.OpenFile(filepath.Join(r.dir, "rsyslogd.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	require.NoError(r.t, err)
-	defer log.Close()
-	r.cmd.Stdout, r.cmd.Stderr = log, log
-	require.NoError(r.t, r.cmd.Start())
-	r.t.Cleanup(r.stop)
-	for _, port := range []int{r.tcpPort, r.tlsPort} {
-		require.Eventually(r.t, func() bool {
-			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 100*time.Millisecond)
-			if err == nil {
-				c.Close()
-			}
-			return err == nil
-		}, 10*time.Second, 20*time.Millisecond, "rsyslogd did not listen on %d (for TLS it needs Debian package rsyslog-gnutls: run scripts/setup.sh); its output:\n%s", port, r.output())
-	}
-}
-
-func (r *fwdRsyslog) stop() {
-	if r.cmd == nil || r.cmd.Process == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = r.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = r.cmd.Process.Kill()
-		<-done
-	}
-	r.cmd = nil
-}
-
-func (r *fwdRsyslog) output() string {
-	b, _ := os.ReadFile(filepath.Join(r.dir, "rsyslogd.out"))
-	return string(b)
-}
-
-// lines reads one of rsyslog's output files.
-func (r *fwdRsyslog) lines(file string) []string {
-	f, err := os.Open(file)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	require.NoError(r.t, err)
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
-}
-
-// idsIn parses every line of file as RFC 5424 and counts the event ids in
-// its structured data.
-func (r *fwdRsyslog) idsIn(file string) map[string]int {
-	ids := map[string]int{}
-	for _, l := range r.lines(file) {
-		m, err := syslog.Parse(l)
-		require.NoError(r.t, err, "rsyslog wrote a line that is not RFC 5424: %q", l)
-		id, ok := m.Param(syslog.DefaultSDID, "id")
-		require.True(r.t, ok, "no event id in %q", l)
-		ids[id]++
-	}
-	return ids
-}
-
 // The acceptance test: events produced to Kafka reach a real rsyslog over
 // TCP (structured data) and over TLS (CEF), parse as RFC 5424 and as CEF,
 // and restarting rsyslog while events flow loses none of them.
@@ -325,13 +197,13 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 	cluster := testkafka.Start(t)
 	brokers := strings.Join(cluster.ListenAddrs(), ",")
 	ca := syslogtest.NewCA(t)
-	rs := newFwdRsyslog(t, ca)
-	rs.start()
+	rs := testrsyslog.New(t, ca)
+	rs.Start()
 
 	client := ca.Issue(t, 11, "gatewatch-forwarder")
-	caFile := syslogtest.WriteFile(t, rs.dir, "client-ca.pem", ca.CertPEM)
-	certFile := syslogtest.WriteFile(t, rs.dir, "client.pem", client.CertPEM)
-	keyFile := syslogtest.WriteFile(t, rs.dir, "client-key.pem", client.KeyPEM)
+	caFile := syslogtest.WriteFile(t, t.TempDir(), "client-ca.pem", ca.CertPEM)
+	certFile := syslogtest.WriteFile(t, t.TempDir(), "client.pem", client.CertPEM)
+	keyFile := syslogtest.WriteFile(t, t.TempDir(), "client-key.pem", client.KeyPEM)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -339,15 +211,15 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 	const total = 600
 	fwdProduce(t, ctx, kc, 0, 200)
 
-	stopTCP := runForwarder(t, "-brokers", brokers, "-group", "e2e-tcp", "-addr", fmt.Sprintf("127.0.0.1:%d", rs.tcpPort),
+	stopTCP := runForwarder(t, "-brokers", brokers, "-group", "e2e-tcp", "-addr", fmt.Sprintf("127.0.0.1:%d", rs.TCPPort),
 		"-format", "sd", "-settle", "300ms", "-batch", "50", "-hostname", "fwd-tcp")
-	stopTLS := runForwarder(t, "-brokers", brokers, "-group", "e2e-tls", "-addr", fmt.Sprintf("127.0.0.1:%d", rs.tlsPort),
+	stopTLS := runForwarder(t, "-brokers", brokers, "-group", "e2e-tls", "-addr", fmt.Sprintf("127.0.0.1:%d", rs.TLSPort),
 		"-format", "cef", "-settle", "300ms", "-batch", "50", "-hostname", "fwd-tls",
 		"-tls-ca", caFile, "-tls-cert", certFile, "-tls-key", keyFile, "-tls-server-name", "collector.test")
 
 	require.Eventually(t, func() bool {
-		return len(rs.idsIn(rs.tcpFile)) >= 100 && len(rs.idsIn(rs.tlsFile)) >= 100
-	}, 30*time.Second, 50*time.Millisecond, "rsyslog output:\n%s", rs.output())
+		return len(rs.IDsIn(rs.TCPFile)) >= 100 && len(rs.IDsIn(rs.TLSFile)) >= 100
+	}, 30*time.Second, 50*time.Millisecond, "rsyslog output:\n%s", rs.Output())
 
 	// Mid-stream: events keep arriving while rsyslog goes down and comes
 	// back on the same ports.
@@ -361,14 +233,14 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 		}
 	}()
 	time.Sleep(150 * time.Millisecond)
-	rs.stop()
+	rs.Stop()
 	time.Sleep(700 * time.Millisecond)
-	rs.start()
+	rs.Start()
 	wg.Wait()
 
-	complete := func(file string) bool { return len(rs.idsIn(file)) == total }
-	require.Eventually(t, func() bool { return complete(rs.tcpFile) && complete(rs.tlsFile) }, 45*time.Second, 100*time.Millisecond,
-		"tcp has %d of %d ids, tls %d; rsyslog output:\n%s", len(rs.idsIn(rs.tcpFile)), total, len(rs.idsIn(rs.tlsFile)), rs.output())
+	complete := func(file string) bool { return len(rs.IDsIn(file)) == total }
+	require.Eventually(t, func() bool { return complete(rs.TCPFile) && complete(rs.TLSFile) }, 45*time.Second, 100*time.Millisecond,
+		"tcp has %d of %d ids, tls %d; rsyslog output:\n%s", len(rs.IDsIn(rs.TCPFile)), total, len(rs.IDsIn(rs.TLSFile)), rs.Output())
 	codeTCP, outTCP, errTCP := stopTCP()
 	codeTLS, outTLS, errTLS := stopTLS()
 	require.Equal(t, 0, codeTCP, errTCP)
@@ -376,8 +248,8 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 	assert.Contains(t, errTCP, "lost", "the TCP forwarder noticed the restart")
 	assert.Contains(t, errTLS, "lost", "the TLS forwarder noticed the restart")
 
-	for name, file := range map[string]string{"tcp": rs.tcpFile, "tls": rs.tlsFile} {
-		ids := rs.idsIn(file)
+	for name, file := range map[string]string{"tcp": rs.TCPFile, "tls": rs.TLSFile} {
+		ids := rs.IDsIn(file)
 		dups := 0
 		for i := 0; i < total; i++ {
 			id := forwardEvent(i).ID
@@ -390,7 +262,7 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 
 	// Every TCP line carries the event in structured data.
 	hostile := 0
-	for _, l := range rs.lines(rs.tcpFile) {
+	for _, l := range rs.Lines(rs.TCPFile) {
 		m, err := syslog.Parse(l)
 		require.NoError(t, err)
 		assert.Equal(t, "fwd-tcp", m.Hostname)
@@ -410,7 +282,7 @@ func TestForwardToRealRsyslogOverTCPAndTLSSurvivesARestart(t *testing.T) {
 	assert.GreaterOrEqual(t, hostile, 6, "the hostile events reached rsyslog over TCP")
 	// Every TLS line carries CEF whose externalId is the event id.
 	hostileCEF := 0
-	for _, l := range rs.lines(rs.tlsFile) {
+	for _, l := range rs.Lines(rs.TLSFile) {
 		m, err := syslog.Parse(l)
 		require.NoError(t, err)
 		rec, err := cef.Parse(string(m.Msg))
