@@ -35,8 +35,11 @@ type Detail struct {
 	Actor      string `json:"actor,omitempty"`
 	EntityPath string `json:"entity_path,omitempty"`
 
-	// gatewatch.dropped
-	Dropped int `json:"dropped,omitempty"`
+	// gatewatch.dropped: Dropped is new since the process's previous
+	// report, DroppedTotal the process's running total (the newest report
+	// states the whole loss even if earlier reports were themselves lost).
+	Dropped      int   `json:"dropped,omitempty"`
+	DroppedTotal int64 `json:"dropped_total,omitempty"`
 
 	// kong.error (a line, or a burst of like lines, of Kong's error.log)
 	Level     string `json:"level,omitempty"`     // nginx level: debug … emerg

@@ -162,6 +162,10 @@ func (d *Detail) appendJSON(b []byte) []byte {
 	w.str("actor", d.Actor)
 	w.str("entity_path", d.EntityPath)
 	w.int("dropped", d.Dropped)
+	if d.DroppedTotal != 0 {
+		w.key("dropped_total")
+		w.b = strconv.AppendInt(w.b, d.DroppedTotal, 10)
+	}
 	w.str("level", d.Level)
 	w.str("category", d.Category)
 	w.str("component", d.Component)

@@ -36,7 +36,7 @@ func sampleEvent() Event {
 			RateLimit: &RateLimit{Limit: 5, Remaining: 0, RetryAfter: 30, Period: "minute"},
 			Findings: []Finding{{RuleID: "942100", Class: "sqli", Severity: High, Location: "query:id",
 				Fragment: `1' OR "1"="1`, CWE: "CWE-89", Technique: "T1190"}},
-			UpstreamStatus: "502", Tries: 2, ThresholdMS: 2.5, Dropped: 3,
+			UpstreamStatus: "502", Tries: 2, ThresholdMS: 2.5, Dropped: 3, DroppedTotal: 42,
 			Level: "error", Category: "plugin_error", Component: "gatewatch", Message: "boom", Count: 4,
 		},
 	}

@@ -55,13 +55,15 @@ func start(proc *config.Process, logger *slog.Logger, rt *monitor.Runtime, reg *
 		return nil, err
 	}
 	// Every drop is itself reported, as a gatewatch.dropped event on the
-	// events topic, once the publisher can deliver again.
+	// events topic (dropped.go says how the count survives lost reports).
 	var self atomic.Pointer[publish.Publisher]
-	pcfg.OnDrop = func(n int, reason string) {
+	drops := newDropReporter(func(m publish.Message) bool {
 		if p := self.Load(); p != nil {
-			p.Enqueue(droppedEvent(rt.IDs, n, reason, proc.Kafka.Topic))
+			return p.Enqueue(m)
 		}
-	}
+		return false
+	}, rt.IDs, proc.Kafka.Topic)
+	pcfg.OnDrop = drops.onDrop
 	pub, err := publish.New(pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
@@ -109,7 +111,10 @@ func start(proc *config.Process, logger *slog.Logger, rt *monitor.Runtime, reg *
 		logger.Info("metrics listening", "addr", l.Addr().String())
 	}
 
+	dropCtx, stopDrops := context.WithCancel(context.Background())
+	go drops.run(dropCtx)
 	return func(ctx context.Context) error {
+		stopDrops()
 		var errs []error
 		if err := pub.Close(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("publisher: %w", err))
@@ -122,29 +127,6 @@ func start(proc *config.Process, logger *slog.Logger, rt *monitor.Runtime, reg *
 		}
 		return errors.Join(errs...)
 	}, nil
-}
-
-// droppedEvent reports n events lost for reason.
-func droppedEvent(ids *event.IDGen, n int, reason, topic string) publish.Message {
-	now := time.Now().UTC()
-	host, _ := os.Hostname()
-	ev := event.Event{
-		SchemaVersion: event.SchemaVersion,
-		ID:            ids.New(now),
-		Time:          now,
-		Type:          event.Dropped,
-		Severity:      event.High,
-		Detail:        event.Detail{Dropped: n, Reason: reason, Component: "gatewatch@" + host},
-	}
-	hs := ev.CEHeaders()
-	headers := make([]publish.Header, len(hs))
-	for i, h := range hs {
-		headers[i] = publish.Header{Key: h.Key, Value: h.Value}
-	}
-	return publish.Message{
-		Topic: topic, Key: []byte("gatewatch"), Value: ev.AppendJSON(nil),
-		Headers: headers, ID: ev.ID, Time: now,
-	}
 }
 
 // publisherConfig maps the process settings onto the publisher's.
