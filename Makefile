@@ -7,7 +7,7 @@ BINARIES := $(BIN)/gatewatch $(BIN)/gatewatch-guard $(BIN)/gwctl $(BIN)/kongsim
 # Packages whose tests run under the race detector (they have concurrency).
 RACE_PKGS := ./pkg/... ./plugins/... ./integration/... ./cmd/...
 
-.PHONY: all build test setup vet fmt-check unit e2e demo bench bench-detect clean
+.PHONY: all build test setup vet fmt-check demo soak bench bench-detect clean
 
 all: build
 
@@ -34,6 +34,13 @@ test: setup fmt-check vet build
 
 demo: build
 	$(GO) run ./integration/demo -bin $(BIN) -kong-yml kong-conf/kong.yml $(if $(KEEP),-keep,)
+
+# make soak: the whole pipeline for 10 minutes under load and faults; writes
+# docs/soak.md. Also runs the publisher's outage test at full size
+# (100 000 events, broker down 30 s).
+soak: setup build
+	GATEWATCH_SOAK=1 $(GO) test -race -count=1 -run TestABrokerOutageMidRunLosesNothing ./pkg/publish
+	$(GO) run ./integration/soak/cmd/soak -duration 10m -out docs/soak.md
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./pkg/... | tee bench.out

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -36,6 +37,10 @@ type dropReporter struct {
 
 func newDropReporter(enqueue func(publish.Message) bool, ids *event.IDGen, topic string) *dropReporter {
 	host, _ := os.Hostname()
+	// The component names this process, not only this host: a restarted
+	// plugin server starts counting from zero, so consumers add up the
+	// highest total of each process.
+	host = fmt.Sprintf("%s/%d", host, os.Getpid())
 	return &dropReporter{enqueue: enqueue, ids: ids, topic: topic, host: host, settle: 5 * time.Second, final: true}
 }
 
