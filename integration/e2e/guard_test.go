@@ -242,25 +242,35 @@ func guardWaitStatus(t *testing.T, s *stack, src, path string, want int, since t
 	}
 }
 
+// gwctlBlock runs `gwctl block <args>` against brokers, as an operator
+// would, and returns when it exited (after the broker acknowledged).
+func gwctlBlock(t *testing.T, brokers []string, args ...string) time.Time {
+	t.Helper()
+	full := append([]string{"block"}, args...)
+	full = append(full, "-brokers", strings.Join(brokers, ","))
+	out, err := exec.Command(filepath.Join(binDir, "gwctl"), full...).CombinedOutput()
+	require.NoError(t, err, "gwctl %s: %s", strings.Join(full, " "), out)
+	return time.Now()
+}
+
 // The issue's 203.0.113.7 cannot be a source address here; another
 // loopback address plays the blocked client, 127.0.0.1 the bystander.
 const guardBlockedClient = "127.0.0.7"
 
-// An entry written to the blocklist topic blocks the client on two
-// gateways (two guard processes) within a second and produces
-// access.denied events; its removal lifts the block within a second; an
-// entry past its TTL stops blocking without any message.
+// `gwctl block add` blocks the client on two gateways (two guard
+// processes) within a second and produces access.denied events; `gwctl
+// block remove` lifts the block within a second; an entry past its TTL
+// stops blocking without any message.
 func TestGuardBlocklistAcrossTwoGateways(t *testing.T) {
 	cluster := testkafka.Start(t)
 	brokers := cluster.ListenAddrs()
 	a, _ := startGuardGateway(t, brokers, "")
 	b, _ := startGuardGateway(t, brokers, "")
-	w := newGuardBlocklistWriter(t, brokers)
 	for _, s := range []*stack{a, b} {
 		require.Equal(t, http.StatusOK, s.guardGet(t, guardBlockedClient, "/watch/x").status, "not blocked before the entry")
 	}
 
-	acked := w.add("ip:"+guardBlockedClient, 2*time.Minute)
+	acked := gwctlBlock(t, brokers, "add", guardBlockedClient, "--ttl", "2m", "--reason", "e2e test")
 	for name, s := range map[string]*stack{"gateway A": a, "gateway B": b} {
 		took := guardWaitStatus(t, s, guardBlockedClient, "/watch/x", http.StatusForbidden, acked, 5*time.Second)
 		t.Logf("%s: blocked %v after the entry was acknowledged", name, took)
@@ -284,7 +294,7 @@ func TestGuardBlocklistAcrossTwoGateways(t *testing.T) {
 	}
 	assert.Equal(t, 4, denied, "one access.denied per refused request on both gateways")
 
-	acked = w.remove("ip:" + guardBlockedClient)
+	acked = gwctlBlock(t, brokers, "remove", guardBlockedClient)
 	for name, s := range map[string]*stack{"gateway A": a, "gateway B": b} {
 		took := guardWaitStatus(t, s, guardBlockedClient, "/watch/x", http.StatusOK, acked, 5*time.Second)
 		t.Logf("%s: unblocked %v after the tombstone was acknowledged", name, took)
@@ -292,7 +302,7 @@ func TestGuardBlocklistAcrossTwoGateways(t *testing.T) {
 	}
 
 	// until is written with second precision: a 3 s TTL lasts 2 to 3 s.
-	acked = w.add("ip:"+guardBlockedClient, 3*time.Second)
+	acked = gwctlBlock(t, brokers, "add", guardBlockedClient, "--ttl", "3s")
 	for _, s := range []*stack{a, b} {
 		guardWaitStatus(t, s, guardBlockedClient, "/watch/x", http.StatusForbidden, acked, time.Second)
 	}
