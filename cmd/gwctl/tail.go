@@ -19,11 +19,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/kafkaoffsets"
 )
 
 func init() {
@@ -191,50 +190,6 @@ func runTail(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	return 0
 }
 
-// partitionOffsets lists, for every partition of topic, the offset of
-// the first record at or after ts (milliseconds; -1 asks for the end).
-func partitionOffsets(ctx context.Context, cl *kgo.Client, topic string, ts int64) (map[int32]int64, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	mresp, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, fmt.Errorf("metadata %s: %w", topic, err)
-	}
-	if len(mresp.Topics) != 1 {
-		return nil, fmt.Errorf("metadata %s: no such topic", topic)
-	}
-	if err := kerr.ErrorForCode(mresp.Topics[0].ErrorCode); err != nil {
-		return nil, fmt.Errorf("metadata %s: %w", topic, err)
-	}
-	lreq := kmsg.NewPtrListOffsetsRequest()
-	lt := kmsg.NewListOffsetsRequestTopic()
-	lt.Topic = topic
-	for _, p := range mresp.Topics[0].Partitions {
-		lp := kmsg.NewListOffsetsRequestTopicPartition()
-		lp.Partition = p.Partition
-		lp.Timestamp = ts
-		lt.Partitions = append(lt.Partitions, lp)
-	}
-	lreq.Topics = append(lreq.Topics, lt)
-	out := map[int32]int64{}
-	for _, sh := range cl.RequestSharded(ctx, lreq) {
-		if sh.Err != nil {
-			return nil, fmt.Errorf("list offsets %s: %w", topic, sh.Err)
-		}
-		for _, t := range sh.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("list offsets %s[%d]: %w", topic, p.Partition, err)
-				}
-				out[p.Partition] = p.Offset
-			}
-		}
-	}
-	return out, nil
-}
-
 func tail(ctx context.Context, c *tailConfig, stdout, stderr io.Writer) error {
 	meta, err := kgo.NewClient(kgo.SeedBrokers(c.brokers...))
 	if err != nil {
@@ -243,14 +198,14 @@ func tail(ctx context.Context, c *tailConfig, stdout, stderr io.Writer) error {
 	defer meta.Close()
 	qctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	end, err := partitionOffsets(qctx, meta, c.topic, -1)
+	end, err := kafkaoffsets.List(qctx, meta, c.topic, kafkaoffsets.End)
 	if err != nil {
 		return err
 	}
 	// Kafka's timestamps are the producer's enqueue times, a little after
 	// the events' own; starting a minute early and filtering on the event
 	// time loses nothing.
-	start, err := partitionOffsets(qctx, meta, c.topic, c.filter.since.Add(-time.Minute).UnixMilli())
+	start, err := kafkaoffsets.List(qctx, meta, c.topic, c.filter.since.Add(-time.Minute).UnixMilli())
 	if err != nil {
 		return err
 	}

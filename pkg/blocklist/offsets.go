@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/gatewatch/gatewatch/pkg/kafkaoffsets"
 )
 
 // span is a partition's readable range when the follower started: records
@@ -17,53 +17,20 @@ type span struct{ start, end int64 }
 // partitionSpans asks the brokers for every partition of topic and its
 // earliest and latest offsets.
 func partitionSpans(ctx context.Context, cl *kgo.Client, topic string) (map[int32]span, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	mres, err := mreq.RequestWith(ctx, cl)
+	starts, err := kafkaoffsets.List(ctx, cl, topic, kafkaoffsets.Earliest)
 	if err != nil {
-		return nil, fmt.Errorf("blocklist: metadata for %s: %w", topic, err)
+		return nil, fmt.Errorf("blocklist: %w", err)
 	}
-	if len(mres.Topics) != 1 {
-		return nil, fmt.Errorf("blocklist: metadata for %s: %d topics in the answer", topic, len(mres.Topics))
+	ends, err := kafkaoffsets.List(ctx, cl, topic, kafkaoffsets.End)
+	if err != nil {
+		return nil, fmt.Errorf("blocklist: %w", err)
 	}
-	if err := kerr.ErrorForCode(mres.Topics[0].ErrorCode); err != nil {
-		return nil, fmt.Errorf("blocklist: metadata for %s: %w", topic, err)
-	}
-	spans := make(map[int32]span, len(mres.Topics[0].Partitions))
-	for _, ts := range []int64{-2, -1} { // earliest, then latest
-		req := kmsg.NewPtrListOffsetsRequest()
-		rt := kmsg.NewListOffsetsRequestTopic()
-		rt.Topic = topic
-		for _, p := range mres.Topics[0].Partitions {
-			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition = p.Partition
-			rp.Timestamp = ts
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		res, err := req.RequestWith(ctx, cl)
-		if err != nil {
-			return nil, fmt.Errorf("blocklist: list offsets of %s: %w", topic, err)
-		}
-		for _, t := range res.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("blocklist: list offsets of %s[%d]: %w", topic, p.Partition, err)
-				}
-				s := spans[p.Partition]
-				if ts == -2 {
-					s.start = p.Offset
-				} else {
-					s.end = p.Offset
-				}
-				spans[p.Partition] = s
-			}
-		}
-	}
-	if len(spans) == 0 {
+	if len(ends) == 0 {
 		return nil, fmt.Errorf("blocklist: topic %s has no partitions", topic)
+	}
+	spans := make(map[int32]span, len(ends))
+	for p, end := range ends {
+		spans[p] = span{start: starts[p], end: end}
 	}
 	return spans, nil
 }

@@ -7,10 +7,9 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/pkg/alert"
+	"github.com/gatewatch/gatewatch/pkg/kafkaoffsets"
 	"github.com/gatewatch/gatewatch/pkg/notify/kafkatopic"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // restore reads the alerts topic to its current end and hands the engine
@@ -29,9 +28,9 @@ func (c *Consumer) restore(ctx context.Context, partitions []int32) (int, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ends, err := endOffsets(ctx, c.cl, c.alertsTopic)
+	ends, err := kafkaoffsets.List(ctx, c.cl, c.alertsTopic, kafkaoffsets.End)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("restore: %w", err)
 	}
 	starts := map[int32]kgo.Offset{}
 	remaining := map[int32]int64{}
@@ -84,49 +83,4 @@ func (c *Consumer) restore(ctx context.Context, partitions []int32) (int, error)
 		}
 	}
 	return n, nil
-}
-
-// endOffsets asks the broker for the end offset of every partition of
-// topic.
-func endOffsets(ctx context.Context, cl *kgo.Client, topic string) (map[int32]int64, error) {
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	mresp, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		return nil, fmt.Errorf("restore: metadata %s: %w", topic, err)
-	}
-	if len(mresp.Topics) != 1 {
-		return nil, fmt.Errorf("restore: metadata %s: no topic in response", topic)
-	}
-	if err := kerr.ErrorForCode(mresp.Topics[0].ErrorCode); err != nil {
-		return nil, fmt.Errorf("restore: metadata %s: %w", topic, err)
-	}
-	lreq := kmsg.NewPtrListOffsetsRequest()
-	lt := kmsg.NewListOffsetsRequestTopic()
-	lt.Topic = topic
-	for _, p := range mresp.Topics[0].Partitions {
-		lp := kmsg.NewListOffsetsRequestTopicPartition()
-		lp.Partition = p.Partition
-		lp.Timestamp = -1 // the end
-		lt.Partitions = append(lt.Partitions, lp)
-	}
-	lreq.Topics = append(lreq.Topics, lt)
-	shards := cl.RequestSharded(ctx, lreq)
-	out := map[int32]int64{}
-	for _, sh := range shards {
-		if sh.Err != nil {
-			return nil, fmt.Errorf("restore: list offsets %s: %w", topic, sh.Err)
-		}
-		for _, t := range sh.Resp.(*kmsg.ListOffsetsResponse).Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, fmt.Errorf("restore: list offsets %s[%d]: %w", topic, p.Partition, err)
-				}
-				out[p.Partition] = p.Offset
-			}
-		}
-	}
-	return out, nil
 }
