@@ -147,12 +147,7 @@ func (s *kafkaSink) send(e *event.Event) bool {
 	if key == "" {
 		key = e.Detail.Component
 	}
-	hs := e.CEHeaders()
-	h := make([]publish.Header, len(hs))
-	for i, x := range hs {
-		h[i] = publish.Header{Key: x.Key, Value: x.Value}
-	}
-	ok := s.p.Enqueue(publish.Message{Key: []byte(key), Value: e.AppendJSON(nil), Headers: h, ID: e.ID, Time: time.Now()})
+	ok := s.p.Enqueue(publish.EventMessage(e, "", []byte(key), e.AppendJSON(nil), "", time.Now()))
 	if ok {
 		s.enqueued++
 	}

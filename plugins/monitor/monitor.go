@@ -250,7 +250,7 @@ func (c *Config) publish(ev *event.Event) {
 		topic = rt.Topic
 	}
 	value := make([]byte, 0, 1024)
-	hs := ev.CEHeaders()
+	contentType := ""
 	if c.enc != nil {
 		var err error
 		if value, err = c.enc.Append(value, ev); err != nil {
@@ -258,23 +258,12 @@ func (c *Config) publish(ev *event.Event) {
 			// fall back to the native schema, which expresses everything.
 			value = ev.AppendJSON(value[:0])
 		} else {
-			hs[len(hs)-1].Value = []byte(c.enc.ContentType())
+			contentType = c.enc.ContentType()
 		}
 	} else {
 		value = ev.AppendJSON(value)
 	}
-	headers := make([]publish.Header, len(hs))
-	for i, h := range hs {
-		headers[i] = publish.Header{Key: h.Key, Value: h.Value}
-	}
-	msg := publish.Message{
-		Topic:   topic,
-		Key:     []byte(ev.Client.IP),
-		Value:   value,
-		Headers: headers,
-		ID:      ev.ID,
-		Time:    rt.now(),
-	}
+	msg := publish.EventMessage(ev, topic, []byte(ev.Client.IP), value, contentType, rt.now())
 	if !rt.Publisher.Enqueue(msg) {
 		rt.Metrics.enqueueDropped()
 	}

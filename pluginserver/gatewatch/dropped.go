@@ -96,13 +96,5 @@ func (d *dropReporter) report() bool {
 			Component: "gatewatch@" + d.host,
 		},
 	}
-	hs := ev.CEHeaders()
-	headers := make([]publish.Header, len(hs))
-	for i, h := range hs {
-		headers[i] = publish.Header{Key: h.Key, Value: h.Value}
-	}
-	return d.enqueue(publish.Message{
-		Topic: d.topic, Key: []byte("gatewatch"), Value: ev.AppendJSON(nil),
-		Headers: headers, ID: ev.ID, Time: now,
-	})
+	return d.enqueue(publish.EventMessage(&ev, d.topic, []byte("gatewatch"), ev.AppendJSON(nil), "", now))
 }
