@@ -1,11 +1,11 @@
 package classify
 
 import (
-	"net/url"
 	"strings"
 
 	"github.com/gatewatch/gatewatch/pkg/event"
 	"github.com/gatewatch/gatewatch/pkg/kongentry"
+	"github.com/gatewatch/gatewatch/pkg/redact"
 )
 
 // authDetail works out which authentication plugin rejected the request and
@@ -23,7 +23,7 @@ func (c *Classifier) authDetail(e *kongentry.Entry) event.Detail {
 
 	keyLoc, keyVal := c.findAPIKey(e)
 	hasAuthz := e.Request.Headers.Get("authorization") != "" || e.Request.Headers.Get("proxy-authorization") != ""
-	jwtQuery := queryValue(e.Request.RawQuery(), "jwt")
+	jwtQuery := redact.QueryValue(e.Request.RawQuery(), "jwt")
 
 	switch scheme {
 	case "key":
@@ -37,7 +37,7 @@ func (c *Classifier) authDetail(e *kongentry.Entry) event.Detail {
 	case "bearer":
 		// jwt and oauth2 both challenge with Bearer; oauth2 alone adds an
 		// error_description, and its token travels as access_token.
-		if strings.Contains(challenge, "error_description") || queryValue(e.Request.RawQuery(), "access_token") != "" {
+		if strings.Contains(challenge, "error_description") || redact.QueryValue(e.Request.RawQuery(), "access_token") != "" {
 			d.Mechanism = "oauth2"
 		} else {
 			d.Mechanism = "jwt"
@@ -88,39 +88,7 @@ func (c *Classifier) authDetail(e *kongentry.Entry) event.Detail {
 // findAPIKey returns where the request carried an API key under one of the
 // configured key names ("header:apikey" or "query:apikey") and its value.
 func (c *Classifier) findAPIKey(e *kongentry.Entry) (loc, val string) {
-	for _, n := range c.p.APIKeyNames {
-		if e.Request.Headers.Has(n) {
-			return "header:" + n, e.Request.Headers.Get(n)
-		}
-	}
-	q := e.Request.RawQuery()
-	if q == "" {
-		return "", ""
-	}
-	for _, n := range c.p.APIKeyNames {
-		if v := queryValue(q, n); v != "" {
-			return "query:" + n, v
-		}
-	}
-	return "", ""
-}
-
-// queryValue returns the first value of name in rawQuery, decoded.
-func queryValue(rawQuery, name string) string {
-	for rawQuery != "" {
-		pair := rawQuery
-		if i := strings.IndexByte(rawQuery, '&'); i >= 0 {
-			pair, rawQuery = rawQuery[:i], rawQuery[i+1:]
-		} else {
-			rawQuery = ""
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		if strings.EqualFold(k, name) {
-			if dec, err := url.QueryUnescape(v); err == nil {
-				return dec
-			}
-			return v
-		}
-	}
-	return ""
+	return redact.FindAPIKey(c.p.APIKeyNames, func(n string) (string, bool) {
+		return e.Request.Headers.Get(n), e.Request.Headers.Has(n)
+	}, e.Request.RawQuery())
 }
