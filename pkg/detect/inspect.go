@@ -16,8 +16,10 @@ type state struct {
 	fields   int // values still allowed to be inspected
 
 	dec, tmp, low, alt []byte // decoded value, decode scratch, lower-cased, alternate view
+	lowValid           bool   // low holds dec lower-cased
 	altKind            viewKind
 	altValid           bool
+	jstr               []byte // a JSON string with escapes, decoded
 	sig                normalize.Signal
 	name               []byte // lower-cased header name, JSON path
 	path               []byte // JSON path being built
@@ -86,10 +88,10 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 		return
 	}
 	s.dec, s.tmp, s.sig = normalize.Decode(s.dec[:0], s.tmp, raw, o)
-	s.low = normalize.AppendLower(s.low[:0], s.dec)
+	s.lowValid = false
 	var set ruleSet
 	if !kr.triggered.empty() {
-		s.p.e.matcher.scan(s.low, &set)
+		s.p.e.matcher.scan(s.dec, &set)
 		set.and(&kr.triggered)
 	}
 	set.or(&kr.always)
@@ -160,6 +162,10 @@ func classBit(c string) uint16 {
 // view returns the normalised form of the current value a rule asks for,
 // computing the alternate views lazily.
 func (s *state) view(k viewKind) []byte {
+	if !s.lowValid {
+		s.low = normalize.AppendLower(s.low[:0], s.dec)
+		s.lowValid = true
+	}
 	if k == viewLower {
 		return s.low
 	}

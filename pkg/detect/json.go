@@ -113,9 +113,10 @@ func (s *state) jsonArray(b []byte, i, depth int) (int, bool) {
 }
 
 // jsonString decodes the string starting at b[i] (a quote). It returns the
-// decoded bytes (a sub-slice of b when there are no escapes, else a fresh
-// slice) and the index after the closing quote.
-func (s *state) jsonString(b []byte, i int) ([]byte, int, bool) {
+// decoded bytes (a sub-slice of b when there are no escapes, else the
+// state's scratch buffer, valid until the next call) and the index after the
+// closing quote.
+func (s *state) jsonString(b []byte, i int) (str []byte, next int, ok bool) {
 	j := i + 1
 	for j < len(b) && b[j] != '"' && b[j] != '\\' {
 		j++
@@ -123,7 +124,8 @@ func (s *state) jsonString(b []byte, i int) ([]byte, int, bool) {
 	if j < len(b) && b[j] == '"' {
 		return b[i+1 : j], j + 1, true
 	}
-	out := append([]byte(nil), b[i+1:j]...)
+	out := append(s.jstr[:0], b[i+1:j]...)
+	defer func() { s.jstr = out[:0] }()
 	for j < len(b) {
 		c := b[j]
 		switch {

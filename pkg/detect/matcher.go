@@ -72,6 +72,12 @@ func newMatcher(triggers [][]string) (*matcher, error) {
 			}
 		}
 	}
+	// Triggers are lower case and matching is ASCII case-insensitive: an
+	// upper-case letter behaves as its lower-case form, so values are scanned
+	// as decoded, without a lower-cased copy.
+	for c := byte('A'); c <= 'Z'; c++ {
+		m.class[c] = m.class[c+'a'-'A']
+	}
 	m.stride = ncls
 	next := make([]int32, len(nodes)*256)
 	fail := make([]int32, len(nodes))
@@ -112,7 +118,7 @@ func newMatcher(triggers [][]string) (*matcher, error) {
 	return m, nil
 }
 
-// scan ORs into set the rules triggered by b. The scan starts as if a space
+// scan ORs into set the rules triggered by b, ignoring ASCII case. The scan starts as if a space
 // preceded b, so a trigger written with a leading space (" or") also matches
 // at the start of the value.
 func (m *matcher) scan(b []byte, set *ruleSet) {

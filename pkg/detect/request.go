@@ -53,7 +53,9 @@ func inspectPairs[S ~string | ~[]byte](s *state, kind locMask, raw S, sep byte) 
 		if kind == locCookie {
 			o = optsPlain
 		}
-		n := string(name)
+		// The name is not retained past this call (findings build their
+		// location strings anew), so a body's bytes need no copy.
+		n := asString(name)
 		f := field{kind: kind, name: n}
 		if len(value) == 0 {
 			// A bare token ("?<script>" or "?../../etc/passwd") is the value.
@@ -63,6 +65,18 @@ func inspectPairs[S ~string | ~[]byte](s *state, kind locMask, raw S, sep byte) 
 		}
 		inspectValue(s, f, value, o)
 	}
+}
+
+// asString returns s as a string without copying; the result must not be
+// retained past the inspection of the request s belongs to.
+func asString[S ~string | ~[]byte](s S) string {
+	switch v := any(s).(type) {
+	case string:
+		return v
+	case []byte:
+		return unsafeString(v)
+	}
+	return string(s)
 }
 
 func indexByte[S ~string | ~[]byte](s S, c byte) int {

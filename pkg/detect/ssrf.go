@@ -162,7 +162,7 @@ func internalHost(hb []byte) bool {
 	if len(hb) == 0 || len(hb) > 255 {
 		return false
 	}
-	h := string(hb)
+	h := unsafeString(hb) // not retained
 	for _, n := range internalNames {
 		if h == n || strings.HasSuffix(h, "."+n) {
 			return true
@@ -182,8 +182,8 @@ func internalHost(hb []byte) bool {
 	}
 	// A name ending in a dotted address ("example.com.127.0.0.1") is read
 	// as that address by lenient resolvers.
-	if labels := strings.Split(h, "."); len(labels) > 4 {
-		if a, ok := parseIPv4Loose(strings.Join(labels[len(labels)-4:], ".")); ok {
+	if tail, ok := lastLabels(h, 4); ok {
+		if a, ok := parseIPv4Loose(tail); ok {
 			return internalAddr(a)
 		}
 	}
@@ -201,6 +201,19 @@ func internalHost(hb []byte) bool {
 	return false
 }
 
+// lastLabels returns the last n dot-separated labels of h when h has more
+// than n of them.
+func lastLabels(h string, n int) (string, bool) {
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i] == '.' {
+			if n--; n == 0 {
+				return h[i+1:], true
+			}
+		}
+	}
+	return "", false
+}
+
 // parseIPv4Loose parses an IPv4 address the way inet_aton does: one to four
 // dot-separated parts, each decimal, octal (leading 0) or hex (0x), the last
 // part filling the remaining bytes ("127.1", "2130706433", "0x7f.1").
@@ -208,10 +221,21 @@ func parseIPv4Loose(h string) (netip.Addr, bool) {
 	if h == "" || !(h[0] >= '0' && h[0] <= '9') {
 		return netip.Addr{}, false
 	}
-	parts := strings.Split(h, ".")
-	if len(parts) > 4 {
-		return netip.Addr{}, false
+	var partsBuf [4]string
+	nparts := 0
+	for rest := h; ; {
+		if nparts == len(partsBuf) {
+			return netip.Addr{}, false // more than four parts
+		}
+		p, r, more := strings.Cut(rest, ".")
+		partsBuf[nparts] = p
+		nparts++
+		if !more {
+			break
+		}
+		rest = r
 	}
+	parts := partsBuf[:nparts]
 	var vals [4]uint64
 	for i, p := range parts {
 		if p == "" {

@@ -53,7 +53,9 @@ type Options struct {
 // signals seen.
 func Decode[S ~string | ~[]byte](dst, scratch []byte, src S, o Options) (out, scratchOut []byte, sig Signal) {
 	cur := append(scratch[:0], src...)
-	if o.Percent {
+	// One pass says which steps can change anything; most values need none.
+	has := scanBytes(cur)
+	if o.Percent && has&(hasPercent|hasPlus) != 0 {
 		for round := 0; round < MaxRounds; round++ {
 			if !hasPercentEscape(cur) && !(round == 0 && o.PlusIsSpace && hasByte(cur, '+')) {
 				break
@@ -66,30 +68,62 @@ func Decode[S ~string | ~[]byte](dst, scratch []byte, src S, o Options) (out, sc
 			sig |= s
 			cur, dst = dst, cur
 		}
+		if sig != 0 {
+			has = scanBytes(cur)
+		}
 	}
-	if hasByte(cur, '&') {
+	if has&hasAmp != 0 {
 		var s Signal
 		dst, s = appendHTMLDecoded(dst[:0], cur)
 		if s != 0 {
 			sig |= s
 			cur, dst = dst, cur
+			has = scanBytes(cur)
 		}
 	}
-	if hasByte(cur, '\\') {
+	if has&hasBackslash != 0 {
 		var s Signal
 		dst, s = appendEscapesDecoded(dst[:0], cur)
 		if s != 0 {
 			sig |= s
 			cur, dst = dst, cur
+			has = scanBytes(cur)
 		}
 	}
-	if needsFold(cur) {
+	if has&hasFold != 0 {
 		var s Signal
 		dst, s = appendFolded(dst[:0], cur)
 		sig |= s
 		cur, dst = dst, cur
 	}
 	return cur, dst, sig
+}
+
+// Bytes that make a decoding step necessary, as found by scanBytes.
+const (
+	hasPercent uint8 = 1 << iota
+	hasPlus
+	hasAmp
+	hasBackslash
+	hasFold // NUL or the lead byte of a multi-byte sequence (see needsFold)
+)
+
+var byteFlags = func() (t [256]uint8) {
+	t['%'], t['+'], t['&'], t['\\'], t[0] = hasPercent, hasPlus, hasAmp, hasBackslash, hasFold
+	for c := 0xc0; c < 0x100; c++ {
+		t[c] = hasFold
+	}
+	return t
+}()
+
+// scanBytes ORs the flags of every byte of b: one table lookup per byte
+// instead of one pass per decoding step.
+func scanBytes(b []byte) uint8 {
+	var f uint8
+	for _, c := range b {
+		f |= byteFlags[c]
+	}
+	return f
 }
 
 func hasByte(b []byte, c byte) bool {
