@@ -87,6 +87,16 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 	if kr.triggered.empty() && kr.always.empty() {
 		return
 	}
+	var ch, cm uint64
+	// The key covers exactly the bytes inspected (a value cut by the
+	// budget is cached as its inspected prefix).
+	cache := cacheable(f, len(raw))
+	if cache {
+		ch, cm = cacheKey(s.p.cache, f, o, raw)
+		if s.p.cache.has(ch, cm) {
+			return
+		}
+	}
 	s.dec, s.tmp, s.sig = normalize.Decode(s.dec[:0], s.tmp, raw, o)
 	s.lowValid = false
 	var set ruleSet
@@ -98,15 +108,21 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 	if s.sig == 0 {
 		set.andNot(&s.p.e.signals)
 	}
-	if set.empty() {
-		return
+	if !set.empty() {
+		s.altValid = false
+		if s.evaluate(f, &set) {
+			return
+		}
 	}
-	s.altValid = false
-	s.evaluate(f, &set)
+	if cache {
+		s.p.cache.add(ch, cm)
+	}
 }
 
 // evaluate runs the selected rules in file order and records their findings.
-func (s *state) evaluate(f field, set *ruleSet) {
+// It reports whether any rule matched (whether or not that made a new
+// finding: a match may be excluded by policy or repeat an earlier finding).
+func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 	var classesHit uint16
 	for w, word := range set {
 		for word != 0 {
@@ -132,11 +148,13 @@ func (s *state) evaluate(f field, set *ruleSet) {
 			if !ok {
 				continue
 			}
+			matched = true
 			if s.addFinding(r, f, v, start, end) {
 				classesHit |= ci
 			}
 		}
 	}
+	return matched
 }
 
 func classBit(c string) uint16 {

@@ -37,6 +37,7 @@ type Profile struct {
 	byKind  [numKinds]kindRules
 	headers map[string]kindRules // rules tied to one header name
 	excl    []exclusion
+	cache   *cleanCache // header and cookie values no rule matched
 }
 
 type kindRules struct{ triggered, always ruleSet }
@@ -90,7 +91,7 @@ func (e *Engine) Profile(p Policy) (*Profile, error) {
 		}
 		offClass[c] = true
 	}
-	prof := &Profile{e: e, paranoia: pl, headers: map[string]kindRules{}}
+	prof := &Profile{e: e, paranoia: pl, headers: map[string]kindRules{}, cache: newCleanCache()}
 	for _, r := range e.rules {
 		if r.Paranoia > pl || disabled[r.ID] || offClass[r.Class] {
 			continue
