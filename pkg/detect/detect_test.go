@@ -133,6 +133,11 @@ func TestEvasionsAreUndone(t *testing.T) {
 		{"enclosed alphanumerics", get("url=http://%E2%91%A0%E2%91%A1%E2%91%A6.%E2%93%AA.%E2%93%AA.%E2%91%A0"), "ssrf"},
 		{"userinfo confusion", get("url=http://good.example@127.0.0.1/"), "ssrf"},
 		{"wildcard DNS embedding a private address", get("url=http://10.0.0.1.nip.io/"), "ssrf"},
+		{"scheme without slashes and a decimal host", get("next=http%3A2852039166"), "ssrf"},
+		{"an octal public-looking address", get("u=http://0251.0376.0251.0376/"), "ssrf"},
+		{"a public address as one integer", get("u=http://134744072/"), "ssrf"},
+		{"an IPv6 literal outside global unicast", get("u=http://%5Bdead:beef::1%5D/"), "ssrf"},
+		{"a host spelled with backslashes", get(`u=http://\e\v\i\l.example/`), "ssrf"},
 		{"full-width characters", get("q=%EF%BC%9Cscript%EF%BC%9Ealert(1)"), "xss"},
 	}
 	for _, tt := range tests {
@@ -171,6 +176,8 @@ func TestBenignLookAlikesDoNotFire(t *testing.T) {
 		{"a password with special characters", &Request{Path: "/login", ContentType: "application/x-www-form-urlencoded",
 			Body: []byte("username=ann&password=p%40ss%27w0rd%3B%7C%26%22")}},
 		{"relative static paths", &Request{Path: "/static/css/app.min.css", RawQuery: "v=3.2.1"}},
+		{"numeric ids in URL-named fields", get("site=12345&image=0042&host_id=2130706433")},
+		{"public URLs by address", get("url=http://93.184.215.14/&mirror=https://[2606:4700::6810:85e5]/pkg")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,7 +24,7 @@ func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
 		for k > 0 && isSchemeByte(v[k-1]) {
 			k--
 		}
-		if dangerousScheme(v[k:j]) || internalAuthority(v[j+3:]) {
+		if dangerousScheme(v[k:j]) || internalAuthority(v[j+3:], true) {
 			return k, len(v), true
 		}
 		i = j + 3
@@ -41,7 +41,7 @@ func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
 			rest := v[i+len(sch):]
 			if !bytes.HasPrefix(rest, []byte("//")) {
 				rest = bytes.TrimPrefix(rest, []byte("/"))
-				if internalAuthority(rest) {
+				if internalAuthority(rest, true) {
 					return i, len(v), true
 				}
 			}
@@ -57,7 +57,7 @@ func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
 				break
 			}
 			i += off
-			if internalAuthority(v[i+1:]) {
+			if internalAuthority(v[i+1:], true) {
 				return i, len(v), true
 			}
 			off = i + 1
@@ -68,10 +68,10 @@ func checkSSRF(s *state, f field, v []byte) (int, int, bool) {
 	if i := bytes.Index(v, []byte("169.254.169.254")); i >= 0 && bytes.Contains(v, []byte("://")) {
 		return i, len(v), true
 	}
-	if bytes.HasPrefix(v, []byte("//")) && internalAuthority(v[2:]) {
+	if bytes.HasPrefix(v, []byte("//")) && internalAuthority(v[2:], true) {
 		return 0, len(v), true
 	}
-	if f.kind != locHeader && urlishName(f) && internalAuthority(v) {
+	if f.kind != locHeader && urlishName(f) && internalAuthority(v, false) {
 		return 0, len(v), true
 	}
 	return 0, 0, false
@@ -107,8 +107,13 @@ func urlishName(f field) bool {
 // internalAuthority parses the authority at the start of v (up to '/', '?',
 // '#' or whitespace) and reports whether any host in it is internal. Every
 // '@'- or backslash-separated piece is tried, since URL parsers disagree about
-// which one is the host.
-func internalAuthority(v []byte) bool {
+// which one is the host. In a URL (inURL), a disguised host counts too: an
+// IPv4 address written other than as four decimal parts ("2852039166",
+// "0251.0376.0251.0376", "0x7f.1") or a host spelled with backslashes that
+// lenient parsers drop: no honest client writes either, whatever the
+// address. (A bare value in a URL-named field is not held to that: "site=42"
+// is an id, not a disguised address.)
+func internalAuthority(v []byte, inURL bool) bool {
 	end := 0
 	for end < len(v) && end < 512 {
 		c := v[end]
@@ -121,6 +126,9 @@ func internalAuthority(v []byte) bool {
 	auth := v[:end]
 	if bytes.IndexByte(auth, '\\') >= 0 && bytes.Count(auth, []byte("\\")) > 2 {
 		// "\\l\\o\\c\\a\\l..." : backslashes that a lenient parser drops.
+		if inURL {
+			return true
+		}
 		auth = bytes.ReplaceAll(auth, []byte("\\"), nil)
 	}
 	for len(auth) > 0 {
@@ -130,7 +138,8 @@ func internalAuthority(v []byte) bool {
 		} else {
 			auth = nil
 		}
-		if internalHost(stripPort(piece)) {
+		host := stripPort(piece)
+		if internalHost(host) || inURL && disguisedIPv4(host) {
 			return true
 		}
 	}
@@ -197,6 +206,26 @@ func internalHost(hb []byte) bool {
 		if a, err := netip.ParseAddr(h); err == nil {
 			return internalAddr(a)
 		}
+	}
+	return false
+}
+
+// disguisedIPv4 reports whether h parses as an IPv4 address the lenient
+// way but is not written as four plain decimal parts.
+func disguisedIPv4(h []byte) bool {
+	h = bytes.TrimSuffix(h, []byte("."))
+	if _, ok := parseIPv4Loose(unsafeString(h)); !ok {
+		return false
+	}
+	if bytes.Count(h, []byte(".")) != 3 {
+		return true
+	}
+	for rest := h; len(rest) > 0; {
+		p, r, _ := bytes.Cut(rest, []byte("."))
+		if len(p) > 1 && p[0] == '0' || len(p) > 3 {
+			return true // octal, hex or padded
+		}
+		rest = r
 	}
 	return false
 }
@@ -325,6 +354,8 @@ func internalAddr(a netip.Addr) bool {
 		}
 		return false
 	}
+	// Outside 2000::/3 (global unicast) every IPv6 address is special-purpose
+	// or unassigned: nothing a URL handed to a server should name.
 	b := a.As16()
-	return b == [16]byte{0xfd, 0x00, 0x0e, 0xc2, 15: 0x54} // fd00:ec2::254, AWS IMDS over IPv6
+	return b[0]&0xe0 != 0x20
 }
