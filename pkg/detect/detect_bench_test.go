@@ -38,6 +38,14 @@ func benchmarkFile(b *testing.B, file string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		if i > 0 && i%len(reqs) == 0 {
+			// Each pass over the file starts with an empty cache of clean
+			// header values, so a value is cheap only from its second
+			// occurrence within the file, as on a gateway.
+			b.StopTimer()
+			p, _ = e.Profile(Policy{})
+			b.StartTimer()
+		}
 		dst = p.Inspect(&reqs[i%len(reqs)], dst[:0])
 	}
 }
