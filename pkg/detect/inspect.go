@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"math/bits"
 	"net/url"
 
@@ -136,6 +137,8 @@ func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 			v := s.view(r.view)
 			start, end, ok := 0, len(v), false
 			switch {
+			case r.at != nil:
+				start, end, ok = anchoredMatch(r, v)
 			case r.re != nil:
 				if loc := r.re.FindIndex(v); loc != nil {
 					start, end, ok = loc[0], loc[1], true
@@ -155,6 +158,29 @@ func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 		}
 	}
 	return matched
+}
+
+// anchoredMatch tries an anchored rule's pattern at each occurrence of its
+// triggers in v.
+func anchoredMatch(r *rule, v []byte) (start, end int, ok bool) {
+	for _, t := range r.trig {
+		for off := 0; off < len(v); {
+			i := bytes.Index(v[off:], t)
+			if i < 0 {
+				break
+			}
+			i += off
+			if i == 0 {
+				if loc := r.at.FindIndex(v); loc != nil {
+					return 0, loc[1], true
+				}
+			} else if loc := r.after.FindIndex(v[i-1:]); loc != nil {
+				return i, i - 1 + loc[1], true
+			}
+			off = i + 1
+		}
+	}
+	return 0, 0, false
 }
 
 func classBit(c string) uint16 {

@@ -38,6 +38,11 @@ type Rule struct {
 	// View selects the normalised form the pattern sees: lower (default),
 	// sql, shell or path.
 	View string `yaml:"view"`
+	// Anchor says that every match of Pattern begins with one of the
+	// triggers: the pattern is then tried only where a trigger occurs in the
+	// view, instead of at every position of the value, which keeps long
+	// benign values (prose, documents) cheap.
+	Anchor bool `yaml:"anchor"`
 }
 
 // rule is a compiled Rule.
@@ -45,6 +50,9 @@ type rule struct {
 	Rule
 	index   int
 	re      *regexp.Regexp
+	at      *regexp.Regexp // anchored rules: the pattern at the start of the input
+	after   *regexp.Regexp // anchored rules: the pattern after one byte of left context
+	trig    [][]byte       // anchored rules: the triggers, to find where to try
 	check   checkFunc
 	view    viewKind
 	locs    locMask
@@ -93,7 +101,7 @@ var severities = map[string]bool{"low": true, "medium": true, "high": true, "cri
 var ruleFields = map[string]bool{
 	"id": true, "class": true, "severity": true, "description": true, "cwe": true,
 	"technique": true, "paranoia": true, "locations": true, "triggers": true,
-	"pattern": true, "check": true, "view": true,
+	"pattern": true, "check": true, "view": true, "anchor": true,
 }
 
 // maxRules keeps the per-value rule set a fixed-size bit set.
@@ -211,6 +219,18 @@ func (r *rule) compile() error {
 			return fmt.Errorf("field pattern: %w", err)
 		}
 		r.re = re
+		if r.Anchor {
+			// The byte before a trigger is matched, not skipped, so that a
+			// leading \b or a class still sees its left context.
+			r.at = regexp.MustCompile(`^(?:` + r.Pattern + `)`)
+			r.after = regexp.MustCompile(`^(?s:.)(?:` + r.Pattern + `)`)
+			for _, t := range r.Triggers {
+				r.trig = append(r.trig, []byte(t))
+			}
+		}
+	}
+	if r.Anchor && (r.Pattern == "" || len(r.Triggers) == 0) {
+		return errors.New("field anchor: needs a pattern and triggers")
 	}
 	if r.Check != "" {
 		c, ok := checks[r.Check]
