@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -84,6 +85,9 @@ func TestAnAnchoredPatternIsTriedAtEachTriggerWithItsLeftContext(t *testing.T) {
 		"foo(x%20foo(":    false,
 		"food(1)":         false,
 		"bar(1)%20foo%20": false,
+		// Past the anchored attempts' bound the value is searched whole.
+		strings.Repeat("foo%20", 3*maxAnchorTries) + "foo(1": true,
+		strings.Repeat("foo%20", 3*maxAnchorTries) + "xfoo(1": false,
 	} {
 		got := len(p.Inspect(&Request{Method: "GET", Path: "/", RawQuery: "q=" + v}, nil)) > 0
 		assert.Equal(t, want, got, "%q", v)

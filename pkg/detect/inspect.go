@@ -160,9 +160,15 @@ func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 	return matched
 }
 
+// maxAnchorTries bounds the anchored attempts per rule and value; a value
+// with more trigger occurrences than that ("${${${…") is searched whole
+// instead, in the time RE2 guarantees (linear in the value).
+const maxAnchorTries = 32
+
 // anchoredMatch tries an anchored rule's pattern at each occurrence of its
 // triggers in v.
 func anchoredMatch(r *rule, v []byte) (start, end int, ok bool) {
+	tries := 0
 	for _, t := range r.trig {
 		for off := 0; off < len(v); {
 			i := bytes.Index(v[off:], t)
@@ -170,6 +176,12 @@ func anchoredMatch(r *rule, v []byte) (start, end int, ok bool) {
 				break
 			}
 			i += off
+			if tries++; tries > maxAnchorTries {
+				if loc := r.re.FindIndex(v); loc != nil {
+					return loc[0], loc[1], true
+				}
+				return 0, 0, false
+			}
 			if i == 0 {
 				if loc := r.at.FindIndex(v); loc != nil {
 					return 0, loc[1], true
