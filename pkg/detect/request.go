@@ -261,7 +261,7 @@ func (s *state) inspectMultipart(body []byte, contentType string, depth int) boo
 			return parts > 0
 		}
 		name := p.FormName()
-		if fn := p.FileName(); fn != "" {
+		if fn := rawFileName(p); fn != "" {
 			inspectValue(s, field{kind: locBody, name: name + ".filename"}, fn, optsPlain)
 		}
 		n, _ := io.ReadFull(p, buf[:])
@@ -277,6 +277,17 @@ func (s *state) inspectMultipart(body []byte, contentType string, depth int) boo
 		}
 	}
 	return true
+}
+
+// rawFileName returns a part's filename parameter as the client sent it:
+// Part.FileName keeps only its last path element, which would hide
+// "../../etc/cron.d/x" from the traversal rules.
+func rawFileName(p *multipart.Part) string {
+	_, params, err := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+	if err != nil {
+		return p.FileName()
+	}
+	return params["filename"]
 }
 
 // inspectSegments inspects each path segment that holds more than a plain
