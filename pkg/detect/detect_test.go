@@ -138,6 +138,8 @@ func TestEvasionsAreUndone(t *testing.T) {
 		{"a public address as one integer", get("u=http://134744072/"), "ssrf"},
 		{"an IPv6 literal outside global unicast", get("u=http://%5Bdead:beef::1%5D/"), "ssrf"},
 		{"a host spelled with backslashes", get(`u=http://\e\v\i\l.example/`), "ssrf"},
+		{"SQL in an Authorization header", withHeader("Authorization", "Basic ' or 1=1--"), "sqli"},
+		{"a traversal posing as a token", withHeader("Authorization", "Bearer ../../../../etc/passwd"), "traversal"},
 		{"parent steps in an upload's file name", &Request{Method: "POST", Path: "/upload", ContentType: "multipart/form-data; boundary=XX",
 			Body: []byte("--XX\r\nContent-Disposition: form-data; name=\"f\"; filename=\"../../../etc/cron.d/job\"\r\n\r\nabc\r\n--XX--\r\n")}, "traversal"},
 		{"full-width characters", get("q=%EF%BC%9Cscript%EF%BC%9Ealert(1)"), "xss"},
