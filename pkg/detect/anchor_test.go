@@ -86,7 +86,7 @@ func TestAnAnchoredPatternIsTriedAtEachTriggerWithItsLeftContext(t *testing.T) {
 		"food(1)":         false,
 		"bar(1)%20foo%20": false,
 		// Past the anchored attempts' bound the value is searched whole.
-		strings.Repeat("foo%20", 3*maxAnchorTries) + "foo(1": true,
+		strings.Repeat("foo%20", 3*maxAnchorTries) + "foo(1":  true,
 		strings.Repeat("foo%20", 3*maxAnchorTries) + "xfoo(1": false,
 	} {
 		got := len(p.Inspect(&Request{Method: "GET", Path: "/", RawQuery: "q=" + v}, nil)) > 0

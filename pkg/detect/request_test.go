@@ -8,8 +8,8 @@ import (
 
 func TestToken68Credentials(t *testing.T) {
 	for v, want := range map[string]bool{
-		"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2ln-_bmF0dXJl": true,
-		"Basic dXNlcjpwYXNzd29yZA==":                                    true,
+		"Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2ln-_bmF0dXJl":  true,
+		"Basic dXNlcjpwYXNzd29yZA==":                                     true,
 		"Negotiate YIIGhgYGKwYBBQUCoIIGejCCBnagMDAuBgkqhkiC9xIBAgIGCSqG": true,
 		"token abc~def+ghi/jkl":                                          true,
 		"Bearer":                                                         false,
