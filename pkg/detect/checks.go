@@ -23,17 +23,28 @@ var checks = map[string]checkFunc{
 	"traversal-depth":   checkTraversalDepth,
 	"event-handler":     checkEventHandler,
 	"shell-command":     checkShellCommand,
+	"command-line":      checkCommandLine,
+	"brace-expansion":   checkBraceExpansion,
+	"glob-path":         checkGlobPath,
+	"shell-function":    checkShellFunction,
+	"leading-step":      checkTraversalLeadingStep,
 	"hidden-segment":    checkHiddenSegment,
 	"double-encoding":   checkSignal(normalize.DoubleEncoded),
 	"null-byte":         checkSignal(normalize.NullByte),
 	"overlong-utf8":     checkSignal(normalize.Overlong),
 	"encoded-angle":     checkSignal(normalize.EncodedAngle),
+	"split-script-uri":  checkSplitScriptURI,
+	"ascii7-tag":        checkASCII7Tag,
+	"sql-function-call": checkSQLFunctionCall,
+	"sql-leading-logic": checkSQLLeadingLogic,
+	"sql-quote-tail":    checkSQLQuoteTail,
 }
 
 // signalChecks are the checks that only look at decode signals: a value
 // decoded without any signal skips them.
 var signalChecks = map[string]bool{
 	"double-encoding": true, "null-byte": true, "overlong-utf8": true, "encoded-angle": true,
+	"ascii7-tag": true,
 }
 
 func checkLibinjectionSQLi(s *state, f field, v []byte) (int, int, bool) {
@@ -60,6 +71,16 @@ func checkLibinjectionSQLi(s *state, f field, v []byte) (int, int, bool) {
 	// A word, then words, numbers and commas, ending in a comment ("x/*")
 	// without any quote or operator cannot change a query's meaning.
 	if len(fp) > 0 && fp[0] == 'n' && onlyIn(fp, "n1,c") && !hasAnyByte(v, "'\"`") {
+		return 0, 0, false
+	}
+	// The same for a number glued to words or other numbers ("1611-Iio8--",
+	// "1,1--"): a bare number followed by a comment ("5--") is still a probe.
+	if len(fp) > 0 && fp[0] == '1' && onlyIn(fp, "n1,c") && !hasAnyByte(v, "'\"`") && numberGlued(v) {
+		return 0, 0, false
+	}
+	// Quotation marks used as quotation ("navy", `code`, 'large') or around
+	// HTML attribute values, with nothing left once they are blanked.
+	if quotedProse(s.dec) {
 		return 0, 0, false
 	}
 	return 0, len(v), true
@@ -280,7 +301,7 @@ func hasAnyByte(v []byte, set string) bool {
 	return false
 }
 
-// checkEventHandler finds an HTML event-handler attribute: "on" and 3 to 30
+// checkEventHandler finds an HTML event-handler attribute: "on" and 3 to 48
 // letters, at the start of the value or after a delimiter, then '=' and a
 // value ("onerror=alert(1)", "\" onmouseover = x"). Plain code replaces a
 // regular expression here because "on" occurs in almost every header.
@@ -295,7 +316,7 @@ func checkEventHandler(s *state, f field, v []byte) (int, int, bool) {
 			continue
 		}
 		k := i + 2
-		for k < len(v) && k-i-2 <= 30 && v[k] >= 'a' && v[k] <= 'z' {
+		for k < len(v) && k-i-2 <= 48 && v[k] >= 'a' && v[k] <= 'z' {
 			k++
 		}
 		if k-i-2 < 3 {
@@ -313,6 +334,12 @@ func checkEventHandler(s *state, f field, v []byte) (int, int, bool) {
 		}
 		if k < len(v) && v[k] != '=' {
 			return i, min(len(v), k+20), true
+		}
+		// A handler with its value cut off ("<x onend=", "\"onzoom="): the
+		// attribute is in markup or after a closing quote, or the value is
+		// a parameter name holding an encoded '='.
+		if k >= len(v) && (f.kind == locName || i > 0 && (v[i-1] == '"' || v[i-1] == '\'' || v[i-1] == '/' || v[i-1] == '<') || bytes.IndexByte(v[:i], '<') >= 0) {
+			return i, len(v), true
 		}
 	}
 	return 0, 0, false

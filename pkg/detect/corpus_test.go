@@ -64,9 +64,12 @@ func rate(n, d int) float64 {
 }
 
 // TestCorpusRates measures the default profile on the public corpus and
-// holds it to floors a little under the measured figures, so that a change
-// that loses detection or gains false positives fails here. Set
-// GATEWATCH_CORPUS_VERBOSE=1 to list misses and false positives.
+// holds it to issue 4's targets (or floors a little under the measured
+// figures where those are higher), so that a change that loses detection or
+// gains false positives fails here. For attack files the rate counted is
+// that of the named classes (sqli, xss, traversal, cmdi, ssrf, jndi), as
+// the targets are stated. Set GATEWATCH_CORPUS_VERBOSE=1 to
+// list misses and false positives.
 func TestCorpusRates(t *testing.T) {
 	e, err := New(nil)
 	require.NoError(t, err)
@@ -78,12 +81,12 @@ func TestCorpusRates(t *testing.T) {
 		floor  float64 // detection floor, or false-positive ceiling for benign files
 	}{
 		{"attacks_payloadsallthethings.jsonl", true, 95},
-		{"attacks_libinjection.jsonl", true, 96.9},
+		{"attacks_libinjection.jsonl", true, 98.5},
 		{"attacks_seclists_ssrf.jsonl", true, 95},
 		{"attacks_scanner_ua.jsonl", true, 98},
-		{"attacks_crs_regression.jsonl", true, 48},
-		{"benign_synthetic.jsonl", false, 0.25},
-		{"benign_libinjection_fp.jsonl", false, 2.5},
+		{"attacks_crs_regression.jsonl", true, 85},
+		{"benign_synthetic.jsonl", false, 0.3},
+		{"benign_libinjection_fp.jsonl", false, 2},
 	}
 	verbose := os.Getenv("GATEWATCH_CORPUS_VERBOSE") != ""
 	for _, tt := range tests {
@@ -110,7 +113,18 @@ func TestCorpusRates(t *testing.T) {
 				}
 			}
 			if tt.attack {
-				assert.GreaterOrEqual(t, r, tt.floor)
+				var named, flagged int
+				for c, v := range st.byClass {
+					switch c {
+					case ClassSQLi, ClassXSS, ClassTraversal, ClassCmdi, ClassSSRF, ClassJNDI:
+						named, flagged = named+v[0], flagged+v[1]
+					}
+				}
+				if named == 0 { // the scanner file: its own class is the target
+					named, flagged = st.total, st.flagged
+				}
+				t.Logf("named classes: %.2f%% of %d", rate(flagged, named), named)
+				assert.GreaterOrEqual(t, rate(flagged, named), tt.floor, "named classes")
 			} else {
 				assert.LessOrEqual(t, r, tt.floor)
 			}
