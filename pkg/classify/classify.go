@@ -102,7 +102,7 @@ func (c *Classifier) Classify(in *Input, dst []event.Event) []event.Event {
 	guard := parseGuard(e.Gatewatch)
 
 	switch {
-	case status == 404 && e.Route == nil && !e.Tries.Present && src != SourceUpstream:
+	case status == 404 && !e.Route.Present && !e.Tries.Present && src != SourceUpstream:
 		dst = c.emit(dst, in, event.RouteNotFound, event.Low, event.Detail{})
 	case guard != nil && guard.Action == "blocked" && fromKong:
 		control := guard.Control
@@ -141,9 +141,9 @@ func (c *Classifier) Classify(in *Input, dst []event.Event) []event.Event {
 	if t := c.p.LatencyThresholdMS; t > 0 && e.Latencies.Request > t {
 		dst = c.emit(dst, in, event.LatencySlow, event.Low, event.Detail{ThresholdMS: t})
 	}
-	if c.p.AdminAPI && isMutation(e.Request.Method) && e.Route != nil {
+	if c.p.AdminAPI && isMutation(e.Request.Method) && e.Route.Present {
 		actor := ""
-		if e.Consumer != nil {
+		if e.Consumer.Present {
 			actor = e.Consumer.Username
 			if actor == "" {
 				actor = e.Consumer.ID
@@ -182,15 +182,15 @@ func (c *Classifier) emit(dst []event.Event, in *Input, t event.Type, sev event.
 	if ev.Kong.Workspace == "" {
 		ev.Kong.Workspace = e.Workspace
 	}
-	if e.Route != nil {
+	if e.Route.Present {
 		ev.Kong.Route = event.Ref{ID: e.Route.ID, Name: e.Route.Name}
 	}
-	if e.Service != nil {
+	if e.Service.Present {
 		ev.Kong.Service = event.Ref{ID: e.Service.ID, Name: e.Service.Name}
 	}
 	ev.Client.IP = e.ClientIP
 	ev.Client.UserAgent = e.Request.Headers.Get("user-agent")
-	if e.Consumer != nil {
+	if e.Consumer.Present {
 		ev.Client.Consumer = event.Consumer{ID: e.Consumer.ID, Username: e.Consumer.Username}
 	}
 	if c.p.Geo != nil {

@@ -24,7 +24,7 @@ func accessDetail(e *kongentry.Entry) event.Detail {
 		// no built-in message (403 among them) and no configured message
 		// is the one that sends none.
 		d.Control = "request-termination"
-	case e.Consumer != nil || e.Authenticated != nil:
+	case e.Consumer.Present || e.Authenticated.Present:
 		d.Control = "acl"
 	case isKnownBot(e.Request.Headers.Get("user-agent")):
 		d.Control = "bot-detection"

@@ -3,23 +3,48 @@ package kongentry
 import (
 	"fmt"
 	"strconv"
+	"unsafe"
 )
 
-// Decode parses one serialized entry into e, reusing e's slices. Strings in
-// e point into data's copy or into one arena, so e is valid until the next
-// Decode into it.
+// maxRetained is the largest document copy or arena an Entry keeps for
+// the next Decode; a rare huge entry should not pin its buffers in a pool.
+const maxRetained = 64 << 10
+
+// Decode parses one serialized entry into e, reusing e's slices and
+// buffers. Strings in e point into e's copy of data or into e's arena, so e
+// is valid until the next Decode into it; in steady state (a reused Entry,
+// documents of similar size) it does not allocate.
 func Decode(data []byte, e *Entry) error {
-	return DecodeString(string(data), e)
+	doc := append(e.doc[:0], data...)
+	err := DecodeString(unsafe.String(unsafe.SliceData(doc), len(doc)), e)
+	e.doc = retain(doc)
+	return err
 }
 
 // DecodeString is Decode for the string kong.log.serialize returns over the
 // PDK; it does not copy the document.
 func DecodeString(data string, e *Entry) error {
 	reqH, respH, tries := e.Request.Headers[:0], e.Response.Headers[:0], e.Tries.List[:0]
+	doc, arena := e.doc, e.arena
 	*e = Entry{}
 	e.Request.Headers, e.Response.Headers, e.Tries.List = reqH, respH, tries
+	e.doc = doc
 
-	sc := &scanner{s: data}
+	sc := scanner{s: data, arena: arena[:0]}
+	err := sc.entry(e)
+	e.arena = retain(sc.arena)
+	return err
+}
+
+// retain returns b to keep for reuse, or nil when it is too big to keep.
+func retain(b []byte) []byte {
+	if cap(b) > maxRetained {
+		return nil
+	}
+	return b
+}
+
+func (sc *scanner) entry(e *Entry) error {
 	n := 0
 	for {
 		key, ok := sc.next(&n)
@@ -41,7 +66,8 @@ func DecodeString(data string, e *Entry) error {
 			sc.tries(&e.Tries)
 		case "authenticated_entity":
 			if !sc.isNull() {
-				a := &AuthenticatedEntity{}
+				a := &e.Authenticated
+				*a = AuthenticatedEntity{Present: true}
 				sc.fields(func(k string) bool {
 					switch k {
 					case "id":
@@ -53,19 +79,19 @@ func DecodeString(data string, e *Entry) error {
 					}
 					return true
 				})
-				e.Authenticated = a
 			}
 		case "route":
 			if !sc.isNull() {
-				e.Route = sc.entity()
+				sc.entity(&e.Route)
 			}
 		case "service":
 			if !sc.isNull() {
-				e.Service = sc.entity()
+				sc.entity(&e.Service)
 			}
 		case "consumer":
 			if !sc.isNull() {
-				c := &Consumer{}
+				c := &e.Consumer
+				*c = Consumer{Present: true}
 				sc.fields(func(k string) bool {
 					switch k {
 					case "id":
@@ -79,7 +105,6 @@ func DecodeString(data string, e *Entry) error {
 					}
 					return true
 				})
-				e.Consumer = c
 			}
 		case "client_ip":
 			e.ClientIP = sc.scalar()
@@ -229,8 +254,34 @@ func (sc *scanner) upstreamStatus() UpstreamStatus {
 	if sc.isNull() {
 		return ""
 	}
+	sc.ws()
+	start := sc.i
 	f := sc.num()
+	if text := sc.s[start:sc.i]; isCanonicalInt(text) {
+		return UpstreamStatus(text) // what strconv.Itoa would write, without allocating
+	}
 	return UpstreamStatus(strconv.Itoa(int(f)))
+}
+
+// isCanonicalInt reports whether s is an integer as strconv.Itoa writes it
+// (no plus sign, no leading zeros, no "-0") and small enough that num read
+// it exactly.
+func isCanonicalInt(s string) bool {
+	if len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+		if s == "0" {
+			return false
+		}
+	}
+	if len(s) == 0 || len(s) > 15 || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (sc *scanner) tries(t *Tries) {
@@ -264,8 +315,8 @@ func (sc *scanner) tries(t *Tries) {
 	}
 }
 
-func (sc *scanner) entity() *Entity {
-	en := &Entity{}
+func (sc *scanner) entity(en *Entity) {
+	*en = Entity{Present: true}
 	sc.fields(func(k string) bool {
 		switch k {
 		case "id":
@@ -277,5 +328,4 @@ func (sc *scanner) entity() *Entity {
 		}
 		return true
 	})
-	return en
 }

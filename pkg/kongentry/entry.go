@@ -15,19 +15,27 @@ import (
 )
 
 // Entry is a decoded Kong log entry.
+//
+// An Entry is meant to be reused: decoding into it reuses its header and
+// tries slices and the buffers its unescaped strings live in, so a pooled
+// Entry decodes without allocating. The price is that every string and
+// slice in it is valid only until the next Decode into the same Entry;
+// whoever keeps one longer must copy it (strings.Clone).
 type Entry struct {
-	Request        Request              `json:"request"`
-	UpstreamURI    string               `json:"upstream_uri"`
-	UpstreamStatus UpstreamStatus       `json:"upstream_status"`
-	Response       Response             `json:"response"`
-	Latencies      Latencies            `json:"latencies"`
-	Tries          Tries                `json:"tries"`
-	Authenticated  *AuthenticatedEntity `json:"authenticated_entity"`
-	Route          *Entity              `json:"route"`
-	Service        *Entity              `json:"service"`
-	Consumer       *Consumer            `json:"consumer"`
-	ClientIP       string               `json:"client_ip"`
-	StartedAt      float64              `json:"started_at"` // ms since the epoch
+	Request        Request        `json:"request"`
+	UpstreamURI    string         `json:"upstream_uri"`
+	UpstreamStatus UpstreamStatus `json:"upstream_status"`
+	Response       Response       `json:"response"`
+	Latencies      Latencies      `json:"latencies"`
+	Tries          Tries          `json:"tries"`
+	// The entities are values; each one's Present tells whether the entry
+	// had it (an object rather than null or nothing).
+	Authenticated AuthenticatedEntity `json:"authenticated_entity"`
+	Route         Entity              `json:"route"`
+	Service       Entity              `json:"service"`
+	Consumer      Consumer            `json:"consumer"`
+	ClientIP      string              `json:"client_ip"`
+	StartedAt     float64             `json:"started_at"` // ms since the epoch
 	// Source is "kong" or "upstream" (Kong 3.9+); empty on older Kong,
 	// where the caller asks kong.response.get_source instead.
 	Source        string `json:"source"`
@@ -36,6 +44,10 @@ type Entry struct {
 	// Gatewatch is the guard's annotation, set with
 	// kong.log.set_serialize_value("gatewatch", …) in the access phase.
 	Gatewatch string `json:"gatewatch"`
+
+	// doc is Decode's copy of the document and arena holds the strings
+	// that needed unescaping; both are reused by the next Decode.
+	doc, arena []byte
 }
 
 // Request is the serialized request.
@@ -83,12 +95,14 @@ type Tries struct {
 type AuthenticatedEntity struct {
 	ID         string `json:"id"`
 	ConsumerID string `json:"consumer_id"`
+	Present    bool   `json:"-"`
 }
 
 // Entity is a route or service: the fields gatewatch reports.
 type Entity struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Present bool   `json:"-"`
 }
 
 // Consumer is the authenticated consumer.
@@ -96,6 +110,7 @@ type Consumer struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	CustomID string `json:"custom_id"`
+	Present  bool   `json:"-"`
 }
 
 // Header is one request or response header. Kong serializes names in

@@ -105,10 +105,19 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"response":{"status":1},"tries":{},"upstream_status":"1, 2"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var e Entry
-		if Decode(data, &e) == nil {
+		err := Decode(data, &e)
+		if err == nil {
 			_ = e.Request.Path()
 			_ = e.Request.Host()
 			_ = e.UpstreamStatus.Last()
+		}
+		// An Entry that held another document decodes to the same thing.
+		var used Entry
+		require.NoError(t, DecodeString(kong39, &used))
+		errUsed := DecodeString(string(data), &used)
+		require.Equal(t, err == nil, errUsed == nil, "error %v, into a used Entry %v", err, errUsed)
+		if err == nil {
+			require.Equal(t, exported(e), exported(used))
 		}
 	})
 }
@@ -144,7 +153,7 @@ func TestDecodingIntoAUsedEntryForgetsTheOldOne(t *testing.T) {
 	require.NoError(t, Decode([]byte(kong39), &e))
 	require.NoError(t, DecodeString(`{"response":{"status":404}}`, &e))
 	assert.Empty(t, e.Request.Headers)
-	assert.Nil(t, e.Route)
+	assert.False(t, e.Route.Present)
 	assert.False(t, e.Tries.Present)
 	assert.Equal(t, 404, e.Response.Status)
 }

@@ -1,8 +1,10 @@
 package kongentry
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -13,9 +15,10 @@ var errSyntax = errors.New("invalid JSON")
 
 // scanner is a small JSON reader over one document held as a string. It
 // returns substrings of the input where no unescaping is needed and writes
-// unescaped strings into one arena per document, so decoding an entry costs
-// a handful of allocations however many fields it has (cjson escapes every
-// '/', so most URIs and many header values contain escapes).
+// unescaped strings into one arena, which the Entry keeps for the next
+// document, so decoding into a reused Entry does not allocate however many
+// fields it has (cjson escapes every '/', so most URIs and many header
+// values contain escapes).
 type scanner struct {
 	s     string
 	i     int
@@ -42,6 +45,12 @@ func (sc *scanner) ws() {
 }
 
 func (sc *scanner) peek() byte {
+	// cjson writes no whitespace: the common case is a token right here.
+	if sc.i < len(sc.s) {
+		if c := sc.s[sc.i]; c > ' ' {
+			return c
+		}
+	}
 	sc.ws()
 	if sc.i < len(sc.s) {
 		return sc.s[sc.i]
@@ -81,7 +90,7 @@ func (sc *scanner) next(n *int) (key string, ok bool) {
 		sc.fail("expected key")
 		return "", false
 	}
-	key = sc.str()
+	key = sc.strBody()
 	if sc.peek() != ':' {
 		sc.fail("expected ':' after %q", key)
 		return "", false
@@ -119,43 +128,83 @@ func (sc *scanner) nextElem(n *int) bool {
 	return sc.err == nil
 }
 
+// plain marks the bytes a JSON string holds as they are: not the quote,
+// the backslash or a control character.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special returns x's high bits set in the bytes that are a quote, a
+// backslash or a control character. The lowest one set is exact (later
+// ones may be false positives, from the borrow), which is all scanPlain
+// needs.
+func special(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	b := x ^ (ones * '\\')
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
+}
+
+// scanPlain returns the index of the first byte at or after i that is not
+// plain, or len(s). It reads eight bytes at a time while it can; the
+// document goes on past the string, so most strings end inside a word.
+func scanPlain(s string, i int) int {
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	return i
+}
+
 // str reads a string value.
 func (sc *scanner) str() string {
 	if sc.peek() != '"' {
 		sc.fail("expected string")
 		return ""
 	}
-	sc.i++
-	start := sc.i
-	for sc.i < len(sc.s) {
-		c := sc.s[sc.i]
-		if c == '"' {
-			v := sc.s[start:sc.i]
+	return sc.strBody()
+}
+
+// strBody is str once peek has seen the opening quote.
+func (sc *scanner) strBody() string {
+	s, start := sc.s, sc.i+1
+	i := scanPlain(s, start)
+	sc.i = i
+	if i < len(s) {
+		switch s[i] {
+		case '"':
 			sc.i++
-			return v
-		}
-		if c == '\\' {
+			return s[start:i]
+		case '\\':
 			return sc.strEscaped(start)
 		}
-		if c < 0x20 {
-			sc.fail("control character in string")
-			return ""
-		}
-		sc.i++
+		sc.fail("control character in string")
+		return ""
 	}
 	sc.fail("unterminated string")
 	return ""
 }
 
 func (sc *scanner) strEscaped(start int) string {
-	if sc.arena == nil {
-		sc.arena = make([]byte, 0, len(sc.s)-start)
-	}
 	if cap(sc.arena)-len(sc.arena) < len(sc.s)-start {
-		// The arena is sized for the rest of the document, so this only
-		// happens after many escaped strings; grow without moving what
-		// earlier strings point at.
-		sc.arena = make([]byte, 0, len(sc.s)-start)
+		// Unescaping never lengthens text, so once the arena has room for
+		// the rest of the document it never has to grow (and move what
+		// earlier strings point at) within it. It is sized for the whole
+		// document so that the next one of about the same size, decoded
+		// into the same Entry, reuses it.
+		sc.arena = make([]byte, 0, len(sc.s))
 	}
 	a0 := len(sc.arena)
 	buf := sc.arena
@@ -215,8 +264,9 @@ func (sc *scanner) strEscaped(start int) string {
 			sc.fail("control character in string")
 			return ""
 		default:
-			buf = append(buf, c)
-			sc.i++
+			j := scanPlain(sc.s, sc.i+1)
+			buf = append(buf, sc.s[sc.i:j]...)
+			sc.i = j
 		}
 	}
 	sc.fail("unterminated string")
@@ -237,25 +287,59 @@ func (sc *scanner) hex4() (rune, bool) {
 	return rune(v), true
 }
 
+// numByte marks the bytes num collects before handing them to
+// strconv.ParseFloat.
+var numByte = func() (t [256]bool) {
+	for _, c := range "0123456789+-.eE" {
+		t[c] = true
+	}
+	return t
+}()
+
 // num reads a number.
 func (sc *scanner) num() float64 {
 	sc.ws()
-	start := sc.i
-	for sc.i < len(sc.s) {
-		c := sc.s[sc.i]
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
-			sc.i++
-			continue
-		}
-		break
+	s, start := sc.s, sc.i
+	// The numbers Kong writes most (timestamps, sizes, ports, statuses) are
+	// an optional minus and at most 15 digits, which a float64 holds
+	// exactly: read those without ParseFloat, which gives the same value.
+	// "-0" is left to ParseFloat, which keeps its sign.
+	i := start
+	if i < len(s) && s[i] == '-' {
+		i++
 	}
-	if start == sc.i {
+	digits := i
+	var n int64
+	for i < len(s) && i-digits < 16 {
+		d := s[i] - '0'
+		if d > 9 {
+			break
+		}
+		n = n*10 + int64(d)
+		i++
+	}
+	if nd := i - digits; nd > 0 && nd <= 15 && (i == len(s) || !numByte[s[i]]) {
+		if digits == start {
+			sc.i = i
+			return float64(n)
+		}
+		if n != 0 {
+			sc.i = i
+			return float64(-n)
+		}
+	}
+	i = start
+	for i < len(s) && numByte[s[i]] {
+		i++
+	}
+	sc.i = i
+	if start == i {
 		sc.fail("expected number")
 		return 0
 	}
-	f, err := strconv.ParseFloat(sc.s[start:sc.i], 64)
+	f, err := strconv.ParseFloat(s[start:i], 64)
 	if err != nil {
-		sc.fail("bad number %q", sc.s[start:sc.i])
+		sc.fail("bad number %q", s[start:i])
 		return 0
 	}
 	return f
@@ -265,7 +349,7 @@ func (sc *scanner) num() float64 {
 func (sc *scanner) scalar() string {
 	switch c := sc.peek(); {
 	case c == '"':
-		return sc.str()
+		return sc.strBody()
 	case c == 'n':
 		sc.literal("null")
 		return ""
@@ -335,18 +419,23 @@ func (sc *scanner) skip() {
 
 // skipString passes over a string without unescaping it.
 func (sc *scanner) skipString() {
-	sc.i++
-	for sc.i < len(sc.s) {
-		switch sc.s[sc.i] {
+	s, i := sc.s, sc.i+1
+	for i < len(s) {
+		i = scanPlain(s, i)
+		if i >= len(s) {
+			break
+		}
+		switch s[i] {
 		case '"':
-			sc.i++
+			sc.i = i + 1
 			return
 		case '\\':
-			sc.i += 2
-		default:
-			sc.i++
+			i += 2
+		default: // a control character: skipped text is checked only for framing
+			i++
 		}
 	}
+	sc.i = i
 	sc.fail("unterminated string")
 }
 

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/gatewatch/gatewatch/pkg/classify"
 	"github.com/gatewatch/gatewatch/pkg/detect"
@@ -29,9 +30,22 @@ func newDetector(c *Config) classify.Detector {
 	return &entryDetector{profile: p, redactor: c.redactor()}
 }
 
+// detectScratch is Detect's working memory, pooled: the engine keeps what
+// it is handed for the length of the call, so buffers on Detect's stack
+// would move to the heap on every call.
+type detectScratch struct {
+	headers  []detect.Header
+	findings []detect.Finding
+}
+
+var detectScratchPool = sync.Pool{New: func() any { return new(detectScratch) }}
+
+// maxPooledHeaders bounds what one odd request leaves in the pool.
+const maxPooledHeaders = 1024
+
 func (d *entryDetector) Detect(e *kongentry.Entry, dst []event.Finding) []event.Finding {
-	var hbuf [48]detect.Header
-	headers := hbuf[:0]
+	sc := detectScratchPool.Get().(*detectScratch)
+	headers := sc.headers[:0]
 	for _, h := range e.Request.Headers {
 		headers = append(headers, detect.Header{Name: h.Name, Value: h.Value})
 	}
@@ -41,8 +55,8 @@ func (d *entryDetector) Detect(e *kongentry.Entry, dst []event.Finding) []event.
 		RawQuery: e.Request.RawQuery(),
 		Headers:  headers,
 	}
-	var fbuf [8]detect.Finding
-	for _, f := range d.profile.Inspect(&req, fbuf[:0]) {
+	found := d.profile.Inspect(&req, sc.findings[:0])
+	for _, f := range found {
 		frag := f.Fragment
 		if d.secretLocation(f.Location) {
 			// The matched input is a credential's value: say where, not what.
@@ -53,6 +67,14 @@ func (d *entryDetector) Detect(e *kongentry.Entry, dst []event.Finding) []event.
 			Location: f.Location, Fragment: frag, CWE: f.CWE, Technique: f.Technique,
 		})
 	}
+	// Nothing pooled may keep pointing at this entry's strings.
+	clear(headers)
+	clear(found)
+	if cap(headers) > maxPooledHeaders {
+		headers = nil
+	}
+	sc.headers, sc.findings = headers[:0], found[:0]
+	detectScratchPool.Put(sc)
 	return dst
 }
 

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -50,6 +51,10 @@ func (m *Metrics) series(route, service string) *routeSeries {
 	if rs = m.routes[k]; rs != nil {
 		return rs
 	}
+	// The names point into the decoded entry's buffers, which the next
+	// entry overwrites; the map key and the label values outlive the call.
+	route, service = strings.Clone(route), strings.Clone(service)
+	k = routeKey{route, service}
 	rs = &routeSeries{
 		other:    m.requests.WithLabelValues(route, service, "other"),
 		kong:     m.latency.WithLabelValues(route, "kong"),
@@ -109,10 +114,10 @@ func (m *Metrics) observe(e *kongentry.Entry, evs []event.Event, took time.Durat
 		return
 	}
 	route, service := "", ""
-	if e.Route != nil {
+	if e.Route.Present {
 		route = e.Route.Name
 	}
-	if e.Service != nil {
+	if e.Service.Present {
 		service = e.Service.Name
 	}
 	rs := m.series(route, service)

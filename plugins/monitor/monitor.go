@@ -203,9 +203,11 @@ func (k pdkKong) NodeID() (string, error) { return k.kong.Node.GetId() }
 func (k pdkKong) LogErr(msg string)       { _ = k.kong.Log.Err(msg) }
 
 // scratch is the per-call working memory of process, pooled so that the
-// decoded entry's header and tries slices and the event buffer are reused
-// across requests instead of grown afresh each time. Nothing in it
-// outlives the call: events are encoded before process returns.
+// decoded entry's header and tries slices, the buffers its unescaped
+// strings live in and the event buffer are reused across requests instead
+// of allocated afresh each time: a benign entry costs no allocation.
+// Nothing in it outlives the call: events are encoded before process
+// returns.
 type scratch struct {
 	entry  kongentry.Entry
 	events [4]event.Event
@@ -215,17 +217,29 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // process turns one serialized entry into events and enqueues them.
 func (c *Config) process(raw string, kong kongAPI) {
-	rt := c.rt
-	start := time.Now()
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
+	c.processWith(sc, raw, kong)
+}
+
+// processWith is process with the working memory given. The entry's
+// strings point into raw and into sc's buffers, which the next entry
+// overwrites: nothing may keep one past the call (metrics copy the names
+// they keep; events are encoded before it returns).
+func (c *Config) processWith(sc *scratch, raw string, kong kongAPI) {
+	rt := c.rt
+	start := time.Now()
 	entry := &sc.entry
 	if err := kongentry.DecodeString(raw, entry); err != nil {
 		rt.Metrics.decodeError()
 		kong.LogErr("gatewatch: " + err.Error())
 		return
 	}
-	in := classify.Input{Entry: entry, Now: rt.now()}
+	now := start // one clock reading serves both, unless a test sets the clock
+	if rt.Now != nil {
+		now = rt.Now()
+	}
+	in := classify.Input{Entry: entry, Now: now}
 	if classify.NeedsSource(entry) {
 		if s, err := kong.Source(); err == nil {
 			in.Source = classify.NormalizeSource(s)
@@ -239,7 +253,9 @@ func (c *Config) process(raw string, kong kongAPI) {
 			c.publish(&events[i])
 		}
 	}
-	rt.Metrics.observe(entry, events, time.Since(start))
+	if rt.Metrics != nil {
+		rt.Metrics.observe(entry, events, time.Since(start))
+	}
 	clear(sc.events[:len(events)]) // drop references into this entry's strings
 }
 

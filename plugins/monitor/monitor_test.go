@@ -225,6 +225,21 @@ func BenchmarkProcessTypical2KB(b *testing.B) {
 	}
 }
 
+// BenchmarkEncodingJSONMapBaseline is issue 5's naive baseline, quoted next
+// to BenchmarkProcessTypical2KB: the same entry decoded by encoding/json into
+// map[string]any, with nothing classified or detected.
+func BenchmarkEncodingJSONMapBaseline(b *testing.B) {
+	raw := mustRead(b, "testdata/typical-2kb.json")
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkProcessAuthFailure adds building, encoding and enqueueing one
 // event.
 func BenchmarkProcessAuthFailure(b *testing.B) {
