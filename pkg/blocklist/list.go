@@ -34,8 +34,8 @@ func NewList() *List {
 // returned, so a handler can take it once and ask Kinds and Match of it.
 func (l *List) Matcher() *Matcher { return l.cur.Load() }
 
-// Match is l.Matcher().Match.
-func (l *List) Match(ip netip.Addr, consumerID, apikeyFP string, now time.Time) (Entry, bool) {
+// Match is l.Matcher().Match; the entry returned must not be modified.
+func (l *List) Match(ip netip.Addr, consumerID, apikeyFP string, now time.Time) (*Entry, bool) {
 	return l.cur.Load().Match(ip, consumerID, apikeyFP, now)
 }
 

@@ -3,7 +3,6 @@ package blocklist
 import (
 	"fmt"
 	"net/netip"
-	"sort"
 	"strings"
 	"time"
 
@@ -26,7 +25,8 @@ type Matcher struct {
 	kinds     Kind
 }
 
-// cidrTable holds networks in a prefix trie.
+// cidrTable holds networks in a prefix trie; entries are all the CIDR
+// entries, also those the trie dropped as duplicates.
 type cidrTable struct {
 	trie    *trie
 	entries []Entry
@@ -119,63 +119,43 @@ func buildCIDRs(es []Entry) (*cidrTable, error) {
 	if len(es) == 0 {
 		return nil, nil
 	}
-	t := &cidrTable{trie: newTrie(), entries: es}
-	tr := t.trie
-	tr.nodes = make([]tnode, 0, 2*len(es))
-	tr.until = make([]int64, len(es))
-	tr.parent = make([]int32, len(es))
-	for i, e := range es {
-		tr.until[i] = e.untilNanos()
-		tr.parent[i] = -1
-	}
-	keep := func(old, new int32) int32 {
-		if longer(es[new], es[old]) {
-			return new
-		}
-		return old
-	}
-	type short struct {
-		p netip.Prefix
-		e int32
-	}
-	var shorts []short
+	tr := &trie{root4: -1, root6: -1, recs: make([]prec, len(es))}
+	// IPv4 prefixes fill ps from the front, IPv6 ones from the back.
+	ps := make([]pfx, len(es))
+	n4, n6 := 0, 0
 	for i, e := range es {
 		p, err := prefixOf(strings.TrimPrefix(e.Subject, record.KindCIDR+":"))
 		if err != nil {
 			return nil, fmt.Errorf("blocklist: entry %s: %w", e.Subject, err)
 		}
 		hi, lo := prefixKey(p.Addr())
-		switch {
-		case !p.Addr().Is4():
-			tr.insert(&tr.root6, hi, lo, uint8(p.Bits()), int32(i), keep)
-		case p.Bits() <= 16:
-			shorts = append(shorts, short{p, int32(i)})
-		default:
-			tr.initSlots4()
-			tr.insert(&tr.slots4[hi>>48].root, hi, lo, uint8(p.Bits()), int32(i), keep)
+		x := pfx{hi: hi, lo: lo, until: e.untilNanos(), rec: int32(i), bits: uint8(p.Bits())}
+		tr.recs[i] = prec{hi: hi, lo: lo, until: x.until, parent: -1, bits: x.bits}
+		if p.Addr().Is4() {
+			ps[n4] = x
+			n4++
+		} else {
+			n6++
+			ps[len(ps)-n6] = x
 		}
 	}
-	// Expand short IPv4 prefixes over their slots, shortest first so that a
-	// longer one overwrites; on one prefix, the later Until goes on top. What
-	// a prefix overwrites becomes its parent: the fallback once it expires.
-	sort.Slice(shorts, func(a, b int) bool {
-		pa, pb := shorts[a].p, shorts[b].p
-		if pa.Bits() != pb.Bits() {
-			return pa.Bits() < pb.Bits()
-		}
-		return es[shorts[a].e].Until.Before(es[shorts[b].e].Until)
-	})
-	for _, s := range shorts {
-		tr.initSlots4()
-		hi, _ := prefixKey(s.p.Addr())
-		first := hi >> 48
-		slots := tr.slots4[first : first+1<<(16-s.p.Bits())]
-		tr.parent[s.e] = slots[0].short
-		for j := range slots {
-			slots[j].short = s.e
+	roots := 0
+	for _, n := range []int{n4, n6} {
+		if n > 0 {
+			roots++
 		}
 	}
-	return t, nil
+	// A random list needs about one node for every four prefixes; append
+	// grows the pool if this one needs more.
+	tr.pool = make([]uint32, 0, roots<<rootBits+nodeSlots*(len(es)/3))
+	var err error
+	if tr.root4, err = tr.add(ps[:n4]); err != nil {
+		return nil, err
+	}
+	if tr.root6, err = tr.add(ps[n4:]); err != nil {
+		return nil, err
+	}
+	return &cidrTable{trie: tr, entries: es}, nil
 }
 
 // Kinds reports which kinds of subject the matcher holds, so the guard
@@ -214,32 +194,40 @@ func (m *Matcher) Len() int {
 
 // Match returns the entry that blocks a request from ip (the zero Addr if
 // not read), authenticated as consumerID with an API key whose fingerprint
-// is apikeyFP (empty if unknown), at now. It does not allocate.
-func (m *Matcher) Match(ip netip.Addr, consumerID, apikeyFP string, now time.Time) (Entry, bool) {
+// is apikeyFP (empty if unknown), at now, or nil and false. It does not
+// allocate, and it does not copy the entry: the pointer is to the
+// matcher's own, which nothing modifies (and neither may the caller), so
+// it stays valid after the List moves on to another Matcher.
+func (m *Matcher) Match(ip netip.Addr, consumerID, apikeyFP string, now time.Time) (*Entry, bool) {
 	if m == nil || m.kinds == 0 {
-		return Entry{}, false
+		return nil, false
 	}
 	t := nowNanos(now)
 	if ip.IsValid() {
+		k := keyOf(ip)
 		if m.ips != nil {
-			if k := keyOf(ip); m.ips.mayHold(k) {
-				if s, ok := m.ips.idx[k]; ok && t < s.until {
-					return m.ips.entries[s.i], true
-				}
+			if e := m.ips.lookup(k, t); e != nil {
+				return e, true
 			}
 		}
 		if m.cidrs != nil {
-			a := ip.Unmap()
-			hi, lo := prefixKey(a)
-			if i := m.cidrs.trie.lookupAddr(a.Is4(), hi, lo, t); i >= 0 {
-				return m.cidrs.entries[i], true
+			a4, is4 := k.v4()
+			hi, lo := k.hi, k.lo
+			if is4 {
+				hi, lo = uint64(a4)<<32, 0
+			}
+			if i := m.cidrs.trie.lookupAddr(is4, hi, lo, t); i >= 0 {
+				return &m.cidrs.entries[i], true
 			}
 		}
 	}
-	if e, ok := m.consumers.match(consumerID, t); ok {
+	if e := m.consumers.match(consumerID, t); e != nil {
 		return e, true
 	}
-	return m.apikeys.match(apikeyFP, t)
+	if e := m.apikeys.match(apikeyFP, t); e != nil {
+		return e, true
+	}
+	return nil, false
 }
 
 // Entries returns every entry held, in no particular order.

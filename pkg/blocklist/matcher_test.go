@@ -81,10 +81,12 @@ func TestMatcherMatches(t *testing.T) {
 			}
 			got, ok := m.Match(ip, tt.consumer, tt.fp, t0.Add(tt.at))
 			if tt.want == "" {
-				assert.False(t, ok, "matched %s", got.Subject)
+				assert.False(t, ok, "matched %s", subjectOf(got))
+				assert.Nil(t, got)
 				return
 			}
 			require.True(t, ok)
+			require.NotNil(t, got)
 			assert.Equal(t, tt.want, got.Subject)
 			assert.Equal(t, DefaultStatus, got.Status)
 		})
@@ -178,7 +180,7 @@ func TestTrieAgreesWithNetipContains(t *testing.T) {
 		}
 		got, ok := m.Match(a, "", "", now)
 		if want == "" {
-			require.False(t, ok, "address %s matched %s", a, got.Subject)
+			require.False(t, ok, "address %s matched %s", a, subjectOf(got))
 			continue
 		}
 		require.True(t, ok, "address %s: want %s", a, want)
@@ -186,6 +188,14 @@ func TestTrieAgreesWithNetipContains(t *testing.T) {
 		require.Equal(t, wantBits, gp.Bits(), "address %s: got %s want %s", a, got.Subject, want)
 		require.True(t, gp.Contains(a))
 	}
+}
+
+// subjectOf is e's subject, or "" for no entry.
+func subjectOf(e *Entry) string {
+	if e == nil {
+		return ""
+	}
+	return e.Subject
 }
 
 func mustFind(es []Entry, subject string) Entry {

@@ -404,12 +404,12 @@ func TestExpiredBlocklistEntriesStopMatchingWithoutAMessage(t *testing.T) {
 	req := &Request{Line: RequestLine{Method: "GET", Path: "/"}}
 	kong := ipOnlyKong(t, "203.0.113.7")
 
-	_, hit, err := cfg.matchBlocklist(kong, req)
+	_, hit, err := cfg.matchBlocklist(kong, newReplies(), req)
 	require.NoError(t, err)
 	assert.True(t, hit, "within the TTL")
 	clock = now.Add(2*time.Minute + time.Nanosecond)
 	kong = ipOnlyKong(t, "203.0.113.7")
-	_, hit, err = cfg.matchBlocklist(kong, req)
+	_, hit, err = cfg.matchBlocklist(kong, newReplies(), req)
 	require.NoError(t, err)
 	assert.False(t, hit, "past the TTL")
 }

@@ -33,6 +33,7 @@ type scriptedConn struct {
 	n        int
 	key      []byte
 	replies  map[string][]byte // by method name + "\x00" + encoded args
+	byMethod bool              // replies are by method name alone, whatever the args
 	calls    int
 }
 
@@ -70,7 +71,10 @@ func (c *scriptedConn) Write(p []byte) (int, error) {
 
 func (c *scriptedConn) reply() {
 	c.calls++
-	c.key = append(append(append(c.key[:0], c.frames[0]...), 0), c.frames[1]...)
+	c.key = append(append(c.key[:0], c.frames[0]...), 0)
+	if !c.byMethod {
+		c.key = append(c.key, c.frames[1]...)
+	}
 	r, ok := c.replies[string(c.key)]
 	if !ok {
 		panic(fmt.Sprintf("scriptedConn: no reply for %q", c.key))

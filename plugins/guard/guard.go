@@ -26,6 +26,7 @@ package guard
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/Kong/go-pdk"
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
@@ -152,7 +153,9 @@ func (c *Config) Access(kong *pdk.PDK) {
 		}
 	}
 	st := &c.rt.stats
-	req, err := c.read(kong)
+	x := exchanges.Get().(*exchange)
+	defer x.release()
+	req, err := c.read(kong, x)
 	if err != nil {
 		// The bridge is broken (Kong went away) or Kong refused the call:
 		// further PDK calls would fail the same way, so allow silently.
@@ -162,7 +165,7 @@ func (c *Config) Access(kong *pdk.PDK) {
 	st.Inspected.Add(1)
 
 	if c.Blocklist {
-		e, hit, err := c.matchBlocklist(kong, req)
+		e, hit, err := c.matchBlocklist(kong, x.replies, req)
 		if err != nil {
 			st.FaultPDK.Add(1)
 			return
@@ -180,7 +183,7 @@ func (c *Config) Access(kong *pdk.PDK) {
 
 	var body []byte
 	if c.InspectBody && c.BodyMaxBytes > 0 && carriesBody(req.Line.Method, req.Headers) {
-		b, err := c.readBody(kong)
+		b, err := c.readBody(kong, x.replies)
 		switch {
 		case err == errBridge:
 			st.FaultPDK.Add(1)
@@ -215,9 +218,46 @@ func (c *Config) Access(kong *pdk.PDK) {
 	c.refuse(kong, c.BlockStatus, c.BlockMessage, v.annotation())
 }
 
-// read makes the guard's two PDK calls.
-func (c *Config) read(kong *pdk.PDK) (*Request, error) {
-	raw, err := askRaw(kong, "kong.nginx.get_var", &kpp.String{V: "request"})
+// exchange is the scratch space of one Access call, pooled: the receiver
+// of the PDK replies, the request view and its headers' backing array.
+// Nothing keeps any of it past the call (a Detector must not keep the
+// request it is given).
+type exchange struct {
+	replies *replies
+	req     Request
+}
+
+var exchanges = sync.Pool{New: func() any { return newExchange() }}
+
+func newExchange() *exchange {
+	return &exchange{replies: newReplies(), req: Request{Headers: make([]Header, 0, 16)}}
+}
+
+// maxPooledHeaders bounds the headers array an exchange keeps for the next
+// request, so that one request with a thousand headers does not pin 32 KB.
+const maxPooledHeaders = 128
+
+func (x *exchange) release() {
+	hs := x.req.Headers
+	clear(hs) // the strings point into reply frames: let those go
+	if cap(hs) > maxPooledHeaders {
+		hs = make([]Header, 0, 16)
+	}
+	x.req = Request{Headers: hs[:0]}
+	exchanges.Put(x)
+}
+
+// The arguments of the two calls every request makes, encoded by go-pdk
+// (read-only, so they are shared); a route with a lower max_headers makes
+// its own.
+var (
+	requestLineArg = &kpp.String{V: "request"}
+	maxHeadersArg  = &kpp.Int{V: maxHeadersLimit}
+)
+
+// read makes the guard's two PDK calls, building the request in x.
+func (c *Config) read(kong *pdk.PDK, x *exchange) (*Request, error) {
+	raw, err := x.replies.ask(kong, "kong.nginx.get_var", requestLineArg)
 	if err != nil {
 		return nil, fmt.Errorf("guard: reading the request line: %w", err)
 	}
@@ -229,18 +269,19 @@ func (c *Config) read(kong *pdk.PDK) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	max := c.MaxHeaders
-	if max < 1 || max > maxHeadersLimit {
-		max = maxHeadersLimit
+	arg := maxHeadersArg
+	if max := c.MaxHeaders; max >= 1 && max < maxHeadersLimit {
+		arg = &kpp.Int{V: int32(max)}
 	}
-	if raw, err = askRaw(kong, "kong.request.get_headers", &kpp.Int{V: int32(max)}); err != nil {
+	if raw, err = x.replies.ask(kong, "kong.request.get_headers", arg); err != nil {
 		return nil, fmt.Errorf("guard: reading headers: %w", err)
 	}
-	headers, err := decodeHeaders(raw, make([]Header, 0, 16))
+	headers, err := decodeHeaders(raw, x.req.Headers[:0])
 	if err != nil {
 		return nil, fmt.Errorf("guard: reading headers: %w", err)
 	}
-	return &Request{Line: rl, Headers: headers}, nil
+	x.req = Request{Line: rl, Headers: headers}
+	return &x.req, nil
 }
 
 // refuse hands the verdict to the log phase and ends the request. The

@@ -71,7 +71,7 @@ func TestReadMakesExactlyTwoPDKCalls(t *testing.T) {
 				{Method: "kong.nginx.get_var", Args: bridge.WrapString("request"), Ret: bridge.WrapString(tc.line)},
 				{Method: "kong.request.get_headers", Args: &kpp.Int{V: tc.wantMax}, Ret: headersStruct(t, tc.headers)},
 			})
-			req, err := tc.cfg.read(pdk.Init(conn))
+			req, err := tc.cfg.read(pdk.Init(conn), newExchange())
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantMethod, req.Line.Method)
 			assert.Equal(t, tc.wantQuery, req.Line.RawQuery)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/Kong/go-pdk"
-	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 )
 
 // RequestLine is nginx's $request, split: the request line exactly as the
@@ -113,24 +112,28 @@ var errBridge = errors.New("guard: kong.request.get_raw_body failed")
 
 // readBody asks Kong for the body and returns at most BodyMaxBytes of it.
 // go-pdk's GetRawBody reads a buffered-to-file body whole; here the file is
-// read only up to the cap, so a 1 GB upload costs the guard 64 KB.
-func (c *Config) readBody(kong *pdk.PDK) ([]byte, error) {
-	var out kpp.RawBodyResult
-	if err := kong.Request.Ask("kong.request.get_raw_body", nil, &out); err != nil {
+// read only up to the cap, so a 1 GB upload costs the guard 64 KB. A body
+// Kong sends in the reply is not copied.
+func (c *Config) readBody(kong *pdk.PDK, rep *replies) ([]byte, error) {
+	raw, err := rep.ask(kong, "kong.request.get_raw_body", nil)
+	if err != nil {
 		return nil, errBridge
 	}
+	kind, v, err := decodeRawBody(raw)
+	if err != nil {
+		return nil, fmt.Errorf("guard: kong.request.get_raw_body: %w", err)
+	}
 	limit := c.BodyMaxBytes
-	switch k := out.Kind.(type) {
-	case *kpp.RawBodyResult_Content:
-		b := k.Content
-		if len(b) > limit {
-			b = b[:limit]
+	switch kind {
+	case bodyContent:
+		if len(v) > limit {
+			v = v[:limit]
 		}
-		return b, nil
-	case *kpp.RawBodyResult_BodyFilepath:
-		return readFilePrefix(k.BodyFilepath, limit)
-	case *kpp.RawBodyResult_Error:
-		return nil, fmt.Errorf("guard: kong.request.get_raw_body: %s", k.Error)
+		return v, nil
+	case bodyFilepath:
+		return readFilePrefix(string(v), limit)
+	case bodyError:
+		return nil, fmt.Errorf("guard: kong.request.get_raw_body: %s", v)
 	}
 	return nil, nil // an empty reply: no body
 }

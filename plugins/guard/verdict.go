@@ -71,7 +71,7 @@ func (v *verdict) annotation() *Annotation {
 	return a
 }
 
-func blocklistAnnotation(e blocklist.Entry) *Annotation {
+func blocklistAnnotation(e *blocklist.Entry) *Annotation {
 	return &Annotation{Action: ActionBlocked, Control: ControlBlocklist, Reason: e.Reason, Subject: e.Subject}
 }
 
@@ -81,30 +81,35 @@ func faultAnnotation(reason string) *Annotation {
 
 // matchBlocklist asks Kong for the client IP and the consumer only when
 // the list holds entries that could match on them; an API key's
-// fingerprint is computed only when it holds apikey-fp entries.
-func (c *Config) matchBlocklist(kong *pdk.PDK, req *Request) (blocklist.Entry, bool, error) {
+// fingerprint is computed only when it holds apikey-fp entries. The entry
+// is the list's own: read it, never modify it.
+func (c *Config) matchBlocklist(kong *pdk.PDK, rep *replies, req *Request) (*blocklist.Entry, bool, error) {
 	l := c.rt.list.Load()
 	if l == nil {
-		return blocklist.Entry{}, false, nil
+		return nil, false, nil
 	}
 	m := l.Matcher()
 	kinds := m.Kinds()
 	if kinds == 0 {
-		return blocklist.Entry{}, false, nil
+		return nil, false, nil
 	}
 	var ip netip.Addr
 	var consumer string
 	if kinds.NeedsClientIP() {
-		s, err := kong.Client.GetIp()
+		raw, err := rep.ask(kong, "kong.client.get_ip", nil)
 		if err != nil {
-			return blocklist.Entry{}, false, err
+			return nil, false, err
+		}
+		s, err := decodeString(raw)
+		if err != nil {
+			return nil, false, err
 		}
 		ip, _ = netip.ParseAddr(s) // unparsable: no IP entry can match
 	}
 	if kinds.NeedsConsumer() {
 		cons, err := kong.Client.GetConsumer()
 		if err != nil {
-			return blocklist.Entry{}, false, err
+			return nil, false, err
 		}
 		consumer = cons.Id
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/Kong/go-pdk"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/protoadapt"
 )
 
-// The two calls every request makes are decoded here from the protobuf
-// wire format rather than through go-pdk's typed results, for two reasons:
+// The PDK replies the guard reads are decoded here from the protobuf wire
+// format rather than through go-pdk's typed results, for two reasons:
 //
 //   - Evasion: Go's protobuf rejects a string field that is not valid
 //     UTF-8, so go-pdk's GetVar and GetHeaders fail on a request line or a
@@ -21,27 +21,52 @@ import (
 //     requests an attacker crafted for it through. Here bytes are bytes.
 //   - Cost: go-pdk's GetHeaders decodes into a structpb.Struct, converts it
 //     with AsMap into map[string]any and that into map[string][]string:
-//     about fifteen allocations per header. Here it is one for the frame.
+//     about fifteen allocations per header. Here there are none: the
+//     strings point into the reply frame.
 //
-// The reply is read into an Empty message, whose unknown fields keep the
-// raw bytes, and walked with protowire.
+// go-pdk hands a reply frame to proto.Unmarshal, which passes it to the
+// Unmarshal method of a message that has one (the protobuf v1 API, adapted
+// by protoadapt): rawReply keeps the frame itself, without parsing or
+// copying it. go-pdk reads every frame into a new buffer and never touches
+// it again (TestRepliesStayValidAcrossCalls), so the guard owns it.
 
 // Header is one request header as Kong returned it (lower-case name).
 type Header struct{ Name, Value string }
 
-// askRaw makes one PDK call and returns the reply's raw protobuf bytes.
-func askRaw(kong *pdk.PDK, method string, args proto.Message) ([]byte, error) {
-	var out emptypb.Empty
-	if err := kong.Request.Ask(method, args, &out); err != nil {
-		return nil, err
-	}
-	return out.ProtoReflect().GetUnknown(), nil
+// rawReply receives a PDK reply's bytes as they are.
+type rawReply struct{ b []byte }
+
+func (r *rawReply) Reset()                   { r.b = nil }
+func (r *rawReply) String() string           { return "guard.rawReply" }
+func (r *rawReply) ProtoMessage()            {}
+func (r *rawReply) Unmarshal(b []byte) error { r.b = b; return nil }
+
+// replies receives the replies of one request's PDK calls, one after the
+// other; its protobuf view is made once, not per call.
+type replies struct {
+	raw rawReply
+	msg proto.Message // protoadapt.MessageV2Of(&raw)
+}
+
+func newReplies() *replies {
+	r := &replies{}
+	r.msg = protoadapt.MessageV2Of(&r.raw)
+	return r
+}
+
+// ask makes one PDK call and returns the reply's raw protobuf bytes.
+func (r *replies) ask(kong *pdk.PDK, method string, args proto.Message) ([]byte, error) {
+	r.raw.b = nil
+	err := kong.Request.Ask(method, args, r.msg)
+	b := r.raw.b
+	r.raw.b = nil
+	return b, err
 }
 
 // errWire is returned for a reply that is not the expected message.
 var errWire = errors.New("guard: malformed PDK reply")
 
-// bytesString returns a string sharing b's memory. b is a reply buffer the
+// bytesString returns a string sharing b's memory. b is a reply frame the
 // guard owns and never writes to, so the strings cut from it stay valid.
 func bytesString(b []byte) string {
 	if len(b) == 0 {
@@ -50,30 +75,45 @@ func bytesString(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
+// nextField consumes the first field of a message: its number and wire
+// type, and for a length-delimited field its bytes (nil for other types).
+// Nearly every field of a reply has a one-byte tag and, for strings up to
+// 127 bytes, a one-byte length; those take the short way.
+func nextField(b []byte) (num protowire.Number, typ protowire.Type, val, rest []byte, err error) {
+	if len(b) >= 2 && b[0] >= 1<<3 && b[0] < 0x80 && b[0]&7 == byte(protowire.BytesType) && b[1] < 0x80 {
+		if n := int(b[1]); n <= len(b)-2 {
+			return protowire.Number(b[0] >> 3), protowire.BytesType, b[2 : 2+n], b[2+n:], nil
+		}
+	}
+	num, typ, n := protowire.ConsumeTag(b)
+	if n < 0 {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+	}
+	b = b[n:]
+	if typ == protowire.BytesType {
+		val, n = protowire.ConsumeBytes(b)
+	} else {
+		n = protowire.ConsumeFieldValue(num, typ, b)
+	}
+	if n < 0 {
+		return 0, 0, nil, nil, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+	}
+	return num, typ, val, b[n:], nil
+}
+
 // decodeString decodes kong_plugin_protocol.String{v = 1} without UTF-8
 // validation. An empty message is the empty string (Kong's nil).
 func decodeString(b []byte) (string, error) {
 	var v string
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return "", fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+		num, typ, val, rest, err := nextField(b)
+		if err != nil {
+			return "", err
 		}
-		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
-			s, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return "", fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-			}
-			v = bytesString(s)
-			b = b[m:]
-			continue
+			v = bytesString(val)
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return "", fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-		}
-		b = b[m:]
+		b = rest
 	}
 	return v, nil
 }
@@ -84,27 +124,15 @@ func decodeString(b []byte) (string, error) {
 // value to dst. Values of other kinds (Kong never sends them) are skipped.
 func decodeHeaders(b []byte, dst []Header) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if num != 1 || typ != protowire.BytesType { // Struct.fields = 1
-			m := protowire.ConsumeFieldValue(num, typ, b)
-			if m < 0 {
-				return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-			}
-			b = b[m:]
-			continue
-		}
-		entry, m := protowire.ConsumeBytes(b)
-		if m < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-		}
-		b = b[m:]
-		var err error
-		if dst, err = decodeHeaderEntry(entry, dst); err != nil {
+		num, typ, entry, rest, err := nextField(b)
+		if err != nil {
 			return dst, err
+		}
+		b = rest
+		if num == 1 && typ == protowire.BytesType { // Struct.fields = 1
+			if dst, err = decodeHeaderEntry(entry, dst); err != nil {
+				return dst, err
+			}
 		}
 	}
 	return dst, nil
@@ -115,29 +143,19 @@ func decodeHeaderEntry(b []byte, dst []Header) ([]Header, error) {
 	var name string
 	var value []byte
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+		num, typ, v, rest, err := nextField(b)
+		if err != nil {
+			return dst, err
 		}
-		b = b[n:]
-		if typ == protowire.BytesType && (num == 1 || num == 2) {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-			}
-			b = b[m:]
-			if num == 1 {
+		b = rest
+		if typ == protowire.BytesType {
+			switch num {
+			case 1:
 				name = bytesString(v)
-			} else {
+			case 2:
 				value = v
 			}
-			continue
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-		}
-		b = b[m:]
 	}
 	return appendValueStrings(value, name, dst, true)
 }
@@ -147,32 +165,22 @@ func decodeHeaderEntry(b []byte, dst []Header) ([]Header, error) {
 // ListValue.values = 1 are Values.
 func appendValueStrings(b []byte, name string, dst []Header, top bool) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+		num, typ, v, rest, err := nextField(b)
+		if err != nil {
+			return dst, err
 		}
-		b = b[n:]
-		if typ == protowire.BytesType && (num == 3 || num == 6 && top) {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-			}
-			b = b[m:]
-			if num == 3 {
-				dst = append(dst, Header{Name: name, Value: bytesString(v)})
-				continue
-			}
-			var err error
+		b = rest
+		if typ != protowire.BytesType {
+			continue
+		}
+		switch {
+		case num == 3:
+			dst = append(dst, Header{Name: name, Value: bytesString(v)})
+		case num == 6 && top:
 			if dst, err = appendListStrings(v, name, dst); err != nil {
 				return dst, err
 			}
-			continue
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-		}
-		b = b[m:]
 	}
 	return dst, nil
 }
@@ -180,28 +188,42 @@ func appendValueStrings(b []byte, name string, dst []Header, top bool) ([]Header
 // appendListStrings walks ListValue{repeated Value values = 1}.
 func appendListStrings(b []byte, name string, dst []Header) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
+		num, typ, v, rest, err := nextField(b)
+		if err != nil {
+			return dst, err
 		}
-		b = b[n:]
+		b = rest
 		if num == 1 && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-			}
-			b = b[m:]
-			var err error
 			if dst, err = appendValueStrings(v, name, dst, false); err != nil {
 				return dst, err
 			}
-			continue
 		}
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return dst, fmt.Errorf("%w: %v", errWire, protowire.ParseError(m))
-		}
-		b = b[m:]
 	}
 	return dst, nil
+}
+
+// Kinds of kong_plugin_protocol.RawBodyResult, by field number.
+const (
+	bodyNone     = 0
+	bodyContent  = 1 // bytes content
+	bodyFilepath = 2 // string body_filepath
+	bodyError    = 3 // string error
+)
+
+// decodeRawBody decodes RawBodyResult{oneof kind {bytes content = 1;
+// string body_filepath = 2; string error = 3}}: which one is set (the last
+// one on the wire, as protobuf has it for a oneof) and its bytes, which
+// share b's memory. An empty message is bodyNone.
+func decodeRawBody(b []byte) (kind int, v []byte, err error) {
+	for len(b) > 0 {
+		num, typ, val, rest, err := nextField(b)
+		if err != nil {
+			return bodyNone, nil, err
+		}
+		b = rest
+		if typ == protowire.BytesType && num >= bodyContent && num <= bodyError {
+			kind, v = int(num), val
+		}
+	}
+	return kind, v, nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/Kong/go-pdk/bridge"
+	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -138,5 +139,105 @@ func FuzzDecodeHeaders(f *testing.F) {
 		for _, h := range headerList(want) {
 			assert.True(t, have[h], "header %q=%q decoded by protobuf but not by the guard", h.Name, h.Value)
 		}
+	})
+}
+
+func TestDecodeRawBody(t *testing.T) {
+	field := func(num protowire.Number, v string) []byte {
+		return protowire.AppendString(protowire.AppendTag(nil, num, protowire.BytesType), v)
+	}
+	cases := []struct {
+		name     string
+		in       []byte
+		wantKind int
+		want     string
+	}{
+		{"a body in the reply", field(1, `{"a":1}`), bodyContent, `{"a":1}`},
+		{"an empty body is still a body", field(1, ""), bodyContent, ""},
+		{"bytes that are not UTF-8 are kept", field(1, "\xff\xfe"), bodyContent, "\xff\xfe"},
+		{"a body buffered to a file", field(2, "/tmp/body"), bodyFilepath, "/tmp/body"},
+		{"Kong's error", field(3, "Can't read request body"), bodyError, "Can't read request body"},
+		{"an empty reply is no body", nil, bodyNone, ""},
+		{"unknown fields are skipped", append(protowire.AppendVarint(protowire.AppendTag(nil, 9, protowire.VarintType), 5), field(1, "x")...), bodyContent, "x"},
+		{"of two kinds the last one counts, as in protobuf", append(field(1, "x"), field(2, "/f")...), bodyFilepath, "/f"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			kind, v, err := decodeRawBody(tc.in)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantKind, kind)
+			assert.Equal(t, tc.want, string(v))
+		})
+	}
+	_, _, err := decodeRawBody([]byte{0x0a, 0x05, 'a'})
+	assert.ErrorIs(t, err, errWire, "a length past the end")
+}
+
+// FuzzDecodeRawBody: any bytes decode without panicking, and whatever
+// go-pdk's decoding makes of a reply, this makes too.
+func FuzzDecodeRawBody(f *testing.F) {
+	for _, m := range []*kpp.RawBodyResult{
+		{Kind: &kpp.RawBodyResult_Content{Content: []byte("abc")}},
+		{Kind: &kpp.RawBodyResult_BodyFilepath{BodyFilepath: "/tmp/x"}},
+		{Kind: &kpp.RawBodyResult_Error{Error: "no"}},
+		{},
+	} {
+		raw, _ := proto.Marshal(m)
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		kind, v, err := decodeRawBody(raw)
+		var m kpp.RawBodyResult
+		if proto.Unmarshal(raw, &m) != nil {
+			return
+		}
+		require.NoError(t, err, "go-pdk's decoder accepted it")
+		switch k := m.Kind.(type) {
+		case *kpp.RawBodyResult_Content:
+			assert.Equal(t, bodyContent, kind)
+			assert.Equal(t, string(k.Content), string(v))
+		case *kpp.RawBodyResult_BodyFilepath:
+			assert.Equal(t, bodyFilepath, kind)
+			assert.Equal(t, k.BodyFilepath, string(v))
+		case *kpp.RawBodyResult_Error:
+			assert.Equal(t, bodyError, kind)
+			assert.Equal(t, k.Error, string(v))
+		default:
+			assert.Equal(t, bodyNone, kind)
+		}
+	})
+}
+
+// FuzzNextField: the short way through nextField reads exactly what
+// protowire reads.
+func FuzzNextField(f *testing.F) {
+	f.Add([]byte{0x0a, 0x01, 'a'})
+	f.Add([]byte{0x0a, 0x7f})
+	f.Add([]byte{0x02, 0x00})
+	f.Add([]byte{0x08, 0x96, 0x01})
+	f.Add(rawString(string(make([]byte, 200))))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		num, typ, val, rest, err := nextField(b)
+		wnum, wtyp, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			require.ErrorIs(t, err, errWire)
+			return
+		}
+		var wval []byte
+		m := 0
+		if wtyp == protowire.BytesType {
+			wval, m = protowire.ConsumeBytes(b[n:])
+		} else {
+			m = protowire.ConsumeFieldValue(wnum, wtyp, b[n:])
+		}
+		if m < 0 {
+			require.ErrorIs(t, err, errWire)
+			return
+		}
+		require.NoError(t, err)
+		assert.Equal(t, wnum, num)
+		assert.Equal(t, wtyp, typ)
+		assert.Equal(t, wval, val)
+		assert.Equal(t, b[n+m:], rest)
 	})
 }
