@@ -16,14 +16,14 @@ type state struct {
 	budget   int // bytes still allowed to be inspected
 	fields   int // values still allowed to be inspected
 
-	dec, tmp, low, alt []byte // decoded value, decode scratch, lower-cased, alternate view
-	lowValid           bool   // low holds dec lower-cased
-	altKind            viewKind
-	altValid           bool
-	jstr               []byte // a JSON string with escapes, decoded
-	sig                normalize.Signal
-	name               []byte // lower-cased header name, JSON path
-	path               []byte // JSON path being built
+	dec, tmp, low []byte           // decoded value, decode scratch, lower-cased
+	lowValid      bool             // low holds dec lower-cased
+	views         [numViews][]byte // the sql, shell and path views of the current value
+	viewValid     [numViews]bool
+	jstr          []byte // a JSON string with escapes, decoded
+	sig           normalize.Signal
+	name          []byte // lower-cased header name, JSON path
+	path          []byte // JSON path being built
 }
 
 // Inspect appends to dst the findings for r and returns the extended slice.
@@ -110,7 +110,7 @@ func inspectValue[S ~string | ~[]byte](s *state, f field, raw S, o normalize.Opt
 		set.andNot(&s.p.e.signals)
 	}
 	if !set.empty() {
-		s.altValid = false
+		s.viewValid = [numViews]bool{}
 		if s.evaluate(f, &set) {
 			return
 		}
@@ -225,19 +225,19 @@ func (s *state) view(k viewKind) []byte {
 	if k == viewLower {
 		return s.low
 	}
-	if s.altValid && s.altKind == k {
-		return s.alt
+	if s.viewValid[k] {
+		return s.views[k]
 	}
 	switch k {
 	case viewSQL:
-		s.alt = normalize.AppendSQL(s.alt[:0], s.low)
+		s.views[k] = normalize.AppendSQL(s.views[k][:0], s.low)
 	case viewShell:
-		s.alt = normalize.AppendShell(s.alt[:0], s.low)
+		s.views[k] = normalize.AppendShell(s.views[k][:0], s.low)
 	case viewPath:
-		s.alt = normalize.AppendPath(s.alt[:0], s.low)
+		s.views[k] = normalize.AppendPath(s.views[k][:0], s.low)
 	}
-	s.altKind, s.altValid = k, true
-	return s.alt
+	s.viewValid[k] = true
+	return s.views[k]
 }
 
 func (s *state) addFinding(r *rule, f field, v []byte, start, end int) bool {

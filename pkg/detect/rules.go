@@ -67,6 +67,7 @@ const (
 	viewSQL
 	viewShell
 	viewPath
+	numViews
 )
 
 // locMask says which kinds of location a rule applies to.
