@@ -219,8 +219,25 @@ func resolveLookups(v []byte) (out []byte, named bool) {
 func sqlEvidence(v []byte) bool {
 	for i, c := range v {
 		switch c {
-		case '<', '>', ';', '#', '|', '`':
+		case '<', '>', '`':
 			return true
+		case ';':
+			// A statement break, not a list separator ("size: 10; color:
+			// red", a user agent's "(Android 14; SM-S918B)").
+			if semicolonEvidence(v, i) {
+				return true
+			}
+		case '|':
+			// "||" or a pipe against an operand, not "Title | Shop".
+			if i+1 < len(v) && v[i+1] == '|' || i > 0 && !isSQLSpaceByte(v[i-1]) || i+1 < len(v) && !isSQLSpaceByte(v[i+1]) {
+				return true
+			}
+		case '#':
+			// A MySQL comment after a quote, parenthesis, digit or space, not
+			// "Pass#2024" or "go#1.22".
+			if i == 0 || !isWordByte(v[i-1]) {
+				return true
+			}
 		case '=':
 			// Base64 padding ("...==") and key=value pairs of plain tokens are
 			// not comparisons worth tokenizing.
@@ -228,8 +245,9 @@ func sqlEvidence(v []byte) bool {
 				return true
 			}
 		case '@':
-			// "@@version" and "@var", not the "@" of an e-mail address.
-			if i == 0 || !isWordByte(v[i-1]) {
+			// "@@version" and "@var", not the "@" of an e-mail address or
+			// "washes well @ 30".
+			if (i == 0 || !isWordByte(v[i-1])) && i+1 < len(v) && (v[i+1] == '@' || isWordByte(v[i+1])) {
 				return true
 			}
 		case '(', ')':
@@ -262,6 +280,42 @@ func sqlEvidence(v []byte) bool {
 
 // sqlWords are SQL keywords that are rare in prose; "from", "into" or
 // "where" would let every other sentence through.
+// semicolonEvidence reports whether the ';' at v[i] ends a statement: it
+// closes the value, or a comment, quote, parenthesis or statement keyword
+// follows it.
+func semicolonEvidence(v []byte, i int) bool {
+	j := i + 1
+	for j < len(v) && isSQLSpaceByte(v[j]) {
+		j++
+	}
+	if j == len(v) {
+		return true
+	}
+	switch v[j] {
+	case '-', '#', '/', '\'', '"', '`', '(', ';', '@', '%', '{':
+		return true
+	}
+	rest := v[j:]
+	for _, w := range sqlStatements {
+		if len(rest) >= len(w) && bytes.EqualFold(rest[:len(w)], []byte(w)) && (len(rest) == len(w) || !isWordByte(rest[len(w)])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isSQLSpaceByte(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '+'
+}
+
+var sqlStatements = []string{
+	"select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute",
+	"declare", "set", "shutdown", "waitfor", "grant", "revoke", "begin", "commit", "rollback", "if",
+	"while", "union", "call", "load", "copy", "merge", "replace", "rename", "use", "show", "handler",
+	"do", "prepare", "dbms_", "sleep", "benchmark", "pg_sleep", "backup", "restore", "kill", "with",
+	"lock", "open", "fetch", "print", "raiserror", "bulk", "sp_", "xp_", "and", "or", "having", "order",
+}
+
 var sqlWords = []string{
 	"select", "union", "insert", "update", "delete", "drop", "sleep", "benchmark", "waitfor",
 	"having", "order by", "group by", "null", "xor", "rlike", "regexp", "concat", "substr",
