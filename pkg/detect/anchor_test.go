@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,16 +15,21 @@ import (
 	"github.com/gatewatch/gatewatch/pkg/detect/corpus"
 )
 
-// TestAnchoredRulesFindWhatUnanchoredOnesFind holds the promise an anchored
-// rule makes (every match begins with a trigger): over every corpus record,
-// the engine with anchoring must report exactly what the same rules report
-// when their patterns are tried at every position.
-func TestAnchoredRulesFindWhatUnanchoredOnesFind(t *testing.T) {
+// TestShortcutsFindWhatFullRulesFind holds the promises of anchored rules
+// (every match begins with a trigger) and of required literals (every match
+// contains one): over every corpus record, the engine must report exactly
+// what the same rules report without those shortcuts, their patterns tried
+// at every position of every value.
+func TestShortcutsFindWhatFullRulesFind(t *testing.T) {
 	rules := DefaultRules()
 	require.Contains(t, string(rules), "anchor: true", "the default rules use anchoring")
+	require.Contains(t, string(rules), "requires:", "the default rules use required literals")
 	anchored, err := New(rules)
 	require.NoError(t, err)
-	plain, err := New(bytes.ReplaceAll(rules, []byte("anchor: true"), []byte("anchor: false")))
+	full := bytes.ReplaceAll(rules, []byte("anchor: true"), []byte("anchor: false"))
+	full = regexp.MustCompile(`(?m)^\s*requires:.*\n`).ReplaceAll(full, nil)
+	require.NotContains(t, string(full), "requires:")
+	plain, err := New(full)
 	require.NoError(t, err)
 	for _, pl := range []int{1, 4} {
 		pa, err := anchored.Profile(Policy{Paranoia: pl})

@@ -134,6 +134,9 @@ func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 			if classesHit&ci != 0 {
 				continue // one finding per class and location is enough
 			}
+			if len(r.req) > 0 && !containsAny(s.view(viewLower), r.req) {
+				continue
+			}
 			v := s.view(r.view)
 			start, end, ok := 0, len(v), false
 			switch {
@@ -158,6 +161,15 @@ func (s *state) evaluate(f field, set *ruleSet) (matched bool) {
 		}
 	}
 	return matched
+}
+
+func containsAny(v []byte, lits [][]byte) bool {
+	for _, l := range lits {
+		if bytes.Contains(v, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxAnchorTries bounds the anchored attempts per rule and value; a value

@@ -43,6 +43,10 @@ type Rule struct {
 	// view, instead of at every position of the value, which keeps long
 	// benign values (prose, documents) cheap.
 	Anchor bool `yaml:"anchor"`
+	// Requires lists lower-case literals one of which every match contains
+	// (beyond the trigger that selected the rule): a value with none of them
+	// skips the rule before any view is computed or pattern run.
+	Requires []string `yaml:"requires"`
 }
 
 // rule is a compiled Rule.
@@ -53,6 +57,7 @@ type rule struct {
 	at      *regexp.Regexp // anchored rules: the pattern at the start of the input
 	after   *regexp.Regexp // anchored rules: the pattern after one byte of left context
 	trig    [][]byte       // anchored rules: the triggers, to find where to try
+	req     [][]byte       // Requires
 	check   checkFunc
 	view    viewKind
 	locs    locMask
@@ -102,7 +107,7 @@ var severities = map[string]bool{"low": true, "medium": true, "high": true, "cri
 var ruleFields = map[string]bool{
 	"id": true, "class": true, "severity": true, "description": true, "cwe": true,
 	"technique": true, "paranoia": true, "locations": true, "triggers": true,
-	"pattern": true, "check": true, "view": true, "anchor": true,
+	"pattern": true, "check": true, "view": true, "anchor": true, "requires": true,
 }
 
 // maxRules keeps the per-value rule set a fixed-size bit set.
@@ -198,6 +203,12 @@ func (r *rule) compile() error {
 			return fmt.Errorf("field triggers: entry %d is empty", i+1)
 		}
 		r.Triggers[i] = strings.ToLower(t)
+	}
+	for i, t := range r.Requires {
+		if t == "" {
+			return fmt.Errorf("field requires: entry %d is empty", i+1)
+		}
+		r.req = append(r.req, []byte(strings.ToLower(t)))
 	}
 	switch r.View {
 	case "", "lower":
