@@ -270,10 +270,30 @@ func sqlEvidence(v []byte) bool {
 			}
 		}
 	}
-	for _, w := range sqlWords {
-		if indexWord(v, w) >= 0 {
+	return hasSQLWord(v)
+}
+
+// hasSQLWord reports whether v (lower case) holds one of sqlWords at word
+// boundaries: one pass over its words instead of a search per keyword.
+func hasSQLWord(v []byte) bool {
+	for i := 0; i < len(v); {
+		if !isWordByte(v[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && isWordByte(v[j]) {
+			j++
+		}
+		w := v[i:j]
+		if sqlWord[string(w)] {
 			return true
 		}
+		if (string(w) == "order" || string(w) == "group") && j+3 <= len(v) && v[j] == ' ' && v[j+1] == 'b' && v[j+2] == 'y' &&
+			(j+3 == len(v) || !isWordByte(v[j+3])) {
+			return true
+		}
+		i = j
 	}
 	return false
 }
@@ -295,18 +315,43 @@ func semicolonEvidence(v []byte, i int) bool {
 	case '-', '#', '/', '\'', '"', '`', '(', ';', '@', '%', '{':
 		return true
 	}
-	rest := v[j:]
-	for _, w := range sqlStatements {
-		if len(rest) >= len(w) && bytes.EqualFold(rest[:len(w)], []byte(w)) && (len(rest) == len(w) || !isWordByte(rest[len(w)])) {
+	k := j
+	for k < len(v) && isWordByte(v[k]) {
+		k++
+	}
+	w := v[j:k]
+	if len(w) > 16 {
+		return false
+	}
+	var buf [16]byte
+	for n, c := range w {
+		buf[n] = c | 0x20*byte(boolInt(c >= 'A' && c <= 'Z'))
+	}
+	lw := buf[:len(w)]
+	if sqlStatement[string(lw)] {
+		return true
+	}
+	// Prefixes of procedure families: dbms_lock, sp_executesql, xp_cmdshell.
+	for _, p := range [...]string{"dbms_", "sp_", "xp_"} {
+		if len(lw) > len(p) && string(lw[:len(p)]) == p {
 			return true
 		}
 	}
 	return false
 }
 
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func isSQLSpaceByte(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' || c == '+'
 }
+
+var sqlStatement = setOf(sqlStatements...)
 
 var sqlStatements = []string{
 	"select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute",
@@ -315,6 +360,8 @@ var sqlStatements = []string{
 	"do", "prepare", "dbms_", "sleep", "benchmark", "pg_sleep", "backup", "restore", "kill", "with",
 	"lock", "open", "fetch", "print", "raiserror", "bulk", "sp_", "xp_", "and", "or", "having", "order",
 }
+
+var sqlWord = setOf(sqlWords...)
 
 var sqlWords = []string{
 	"select", "union", "insert", "update", "delete", "drop", "sleep", "benchmark", "waitfor",

@@ -22,3 +22,24 @@ func TestRemoteIncludeAgreesWithItsPattern(t *testing.T) {
 		assert.Equal(t, re.MatchString(v), got, "%q", v)
 	}
 }
+
+// TestHasSQLWordAgreesWithASearchPerWord holds the one-pass keyword test to
+// a search for each keyword at word boundaries.
+func TestHasSQLWordAgreesWithASearchPerWord(t *testing.T) {
+	slow := func(v []byte) bool {
+		for _, w := range sqlWords {
+			if indexWord(v, w) >= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, v := range []string{
+		"", "select", "xselect", "selectx", "a select b", "order by", "order  by", "order byx", "group by 1",
+		"reorder by", "1 union all", "null", "nullable", "x_null", "null_x", "true.false", "my-case",
+		"version2", "(char)", "like", "unlike", "select a plan", "union city", "please ORDER BY", "order",
+		"group", "by", "é select", "sélect",
+	} {
+		assert.Equal(t, slow([]byte(v)), hasSQLWord([]byte(v)), "%q", v)
+	}
+}
