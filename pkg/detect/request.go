@@ -64,7 +64,34 @@ func inspectPairs[S ~string | ~[]byte](s *state, kind locMask, raw S, sep byte) 
 			inspectValue(s, field{kind: locName, parent: kind, name: n}, name, o)
 		}
 		inspectValue(s, f, value, o)
+		if len(value) != len(pair) && syntaxInName(name) {
+			// A "name" with quotes, spaces or brackets is a payload the '='
+			// cut in two ("'admin', '1'='1'"): inspect it whole as well.
+			inspectValue(s, f, pair, o)
+		}
 	}
+}
+
+// syntaxInName reports whether a raw parameter name holds bytes no form
+// field name needs: quotes, parentheses, angle brackets, semicolons or
+// spaces, literal or percent-encoded.
+func syntaxInName[S ~string | ~[]byte](name S) bool {
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\'', '"', '`', '(', ')', '<', '>', ';', ' ', '+':
+			return true
+		case '%':
+			if i+2 < len(name) {
+				switch {
+				case name[i+1] == '2' && (name[i+2] == '0' || name[i+2] == '2' || name[i+2] == '7' || name[i+2] == '8' || name[i+2] == '9'),
+					name[i+1] == '3' && (name[i+2]|0x20 == 'b' || name[i+2]|0x20 == 'c' || name[i+2]|0x20 == 'e'),
+					name[i+1] == '6' && name[i+2] == '0':
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // asString returns s as a string without copying; the result must not be
