@@ -36,10 +36,11 @@ demo: build
 	$(GO) run ./integration/demo -bin $(BIN) -kong-yml kong-conf/kong.yml $(if $(KEEP),-keep,)
 
 # make soak: the whole pipeline for 10 minutes under load and faults; writes
-# docs/soak.md. Also runs the publisher's outage test at full size
-# (100 000 events, broker down 30 s).
+# docs/soak.md. Also runs the publisher's and the monitor's outage tests at
+# full size (100 000 events, broker down 30 s).
 soak: setup build
 	GATEWATCH_SOAK=1 $(GO) test -race -count=1 -run TestABrokerOutageMidRunLosesNothing ./pkg/publish
+	GATEWATCH_SOAK=1 $(GO) test -race -count=1 -run TestTheLogHandlerNeverWaits ./plugins/monitor
 	$(GO) run ./integration/soak/cmd/soak -duration 10m -out docs/soak.md
 
 bench: build

@@ -1,7 +1,7 @@
 // Package testkafka starts an in-process Kafka-protocol broker (kfake) for
-// tests and reads topics back with an independent client (franz-go), so that
-// end-to-end tests reconcile what gatewatch published with what a consumer
-// sees.
+// tests and reads topics back with independent clients (franz-go, and
+// kafka-go and kcat in readers.go), so that end-to-end tests reconcile what
+// gatewatch published with what a consumer sees.
 package testkafka
 
 import (

@@ -22,12 +22,12 @@ func size(m *Message) int {
 }
 
 // batcher is the goroutine of one lane: it takes messages out of the
-// lane's buffer, forms a batch by count, bytes or linger and delivers it
+// lane's queue, forms a batch by count, bytes or linger and delivers it
 // before forming the next. A key always maps to the same lane, so per-key
 // order is kept on the direct path while lanes write concurrently.
-func (p *Publisher) batcher(in chan Message) {
+func (p *Publisher) batcher(q *laneQueue) {
 	defer p.done.Done()
-	batch := make([]Message, 0, p.cfg.BatchSize)
+	batch := p.newBatch(0)
 	bytes := 0
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -40,65 +40,94 @@ func (p *Publisher) batcher(in chan Message) {
 		}
 		if bytes+n > p.cfg.BatchBytes {
 			p.deliver(batch, false)
-			batch, bytes = make([]Message, 0, p.cfg.BatchSize), 0
+			batch, bytes = p.newBatch(len(batch)), 0
 		}
 		batch = append(batch, m)
 		bytes += n
 	}
 	for {
 		select {
-		case m := <-in:
-			add(m)
 		case <-p.stop:
-			p.drain(in, batch)
+			p.drain(q, batch)
 			return
+		default:
 		}
+		m, ok := q.pop()
+		if !ok {
+			if q.wait(1, nil, p.stop) == stopped {
+				p.drain(q, batch)
+				return
+			}
+			continue
+		}
+		add(m)
 		linger.Reset(p.cfg.Linger)
 	fill:
 		for len(batch) < p.cfg.BatchSize && len(batch) > 0 {
-			select {
-			case m := <-in:
+			if m, ok := q.pop(); ok {
 				add(m)
-			case <-linger.C:
-				break fill
-			case <-p.stop:
-				break fill
+				continue
 			}
+			// Sleep until the queue can fill the batch, the linger ends
+			// or Close begins: one wake-up per batch, not per message.
+			if q.wait(p.cfg.BatchSize-len(batch), linger.C, p.stop) == woken {
+				continue
+			}
+			// The messages that came while the batch lingered go with it.
+			for len(batch) < p.cfg.BatchSize {
+				m, ok := q.pop()
+				if !ok {
+					break
+				}
+				add(m)
+			}
+			break fill
 		}
 		linger.Stop()
 		if len(batch) > 0 {
 			p.deliver(batch, false)
 			// kafka-go may still hold the old slice if a write timed out.
-			batch, bytes = make([]Message, 0, p.cfg.BatchSize), 0
+			batch, bytes = p.newBatch(len(batch)), 0
 		}
 	}
 }
 
+// newBatch makes the slice of the next batch, sized for about as many
+// messages as the last one (n) held. A full BatchSize each time would
+// allocate 128 KiB per batch with the defaults even when a batch lingers
+// with a handful of messages (hundreds of batches a second at a modest
+// rate): garbage that makes the collector run, and stop the log handler's
+// goroutine, far more often.
+func (p *Publisher) newBatch(n int) []Message {
+	return make([]Message, 0, min(p.cfg.BatchSize, max(16, n+n/4)))
+}
+
 // drain delivers what is left in the buffer at Close, in batches, until
-// Close's deadline; deliver spools (or counts) what misses it.
-func (p *Publisher) drain(in chan Message, batch []Message) {
+// Close's deadline; deliver spools (or counts) what misses it. Close has
+// closed the gate and waited for the Enqueue calls in flight, so every
+// claimed slot is written.
+func (p *Publisher) drain(q *laneQueue, batch []Message) {
 	bytes := 0
 	for i := range batch {
 		bytes += size(&batch[i])
 	}
 	for {
-		select {
-		case m := <-in:
-			n := size(&m)
-			if n > p.cfg.BatchBytes {
-				p.drop(DropTooLarge, 1)
-				continue
-			}
-			if len(batch) >= p.cfg.BatchSize || bytes+n > p.cfg.BatchBytes {
-				p.deliver(batch, true)
-				batch, bytes = make([]Message, 0, p.cfg.BatchSize), 0
-			}
-			batch = append(batch, m)
-			bytes += n
-		default:
+		m, ok := q.pop()
+		if !ok {
 			p.deliver(batch, true)
 			return
 		}
+		n := size(&m)
+		if n > p.cfg.BatchBytes {
+			p.drop(DropTooLarge, 1)
+			continue
+		}
+		if len(batch) >= p.cfg.BatchSize || bytes+n > p.cfg.BatchBytes {
+			p.deliver(batch, true)
+			batch, bytes = p.newBatch(len(batch)), 0
+		}
+		batch = append(batch, m)
+		bytes += n
 	}
 }
 

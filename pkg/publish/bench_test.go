@@ -18,20 +18,19 @@ import (
 const benchLane = 1 << 15
 
 // benchPublisher is a Publisher whose batchers do not run, so that the
-// benchmarks measure the hand-off alone (gate, lane hash, channel send,
+// benchmarks measure the hand-off alone (gate, lane hash, queue slot,
 // counter) and never the refusal path.
 func benchPublisher() *Publisher {
-	p := &Publisher{lanes: make([]chan Message, lanes)}
+	p := &Publisher{lanes: make([]*laneQueue, lanes)}
 	for i := range p.lanes {
-		p.lanes[i] = make(chan Message, benchLane)
+		p.lanes[i] = newLaneQueue(benchLane)
 	}
 	return p
 }
 
 func (p *Publisher) empty() {
-	for _, l := range p.lanes {
-		for len(l) > 0 {
-			<-l
+	for _, q := range p.lanes {
+		for _, ok := q.pop(); ok; _, ok = q.pop() {
 		}
 	}
 }

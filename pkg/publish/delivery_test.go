@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/pkg/spool"
 )
 
@@ -45,24 +45,6 @@ func waitDrained(t testing.TB, p *Publisher, timeout time.Duration) {
 	}, timeout, 20*time.Millisecond, "publisher did not drain: %+v", p.Stats())
 }
 
-// enqueueTimer measures the time of every Enqueue call.
-type enqueueTimer struct {
-	durations []time.Duration
-}
-
-func (e *enqueueTimer) enqueue(t testing.TB, p *Publisher, m Message) {
-	start := time.Now()
-	ok := p.Enqueue(m)
-	e.durations = append(e.durations, time.Since(start))
-	require.True(t, ok, "Enqueue refused %s", m.ID)
-}
-
-func (e *enqueueTimer) quantile(q float64) time.Duration {
-	d := slices.Clone(e.durations)
-	slices.Sort(d)
-	return d[int(float64(len(d)-1)*q)]
-}
-
 func TestABrokerOutageMidRunLosesNothing(t *testing.T) {
 	n, size, outage, rate := 30000, 256, 3*time.Second, 5000
 	if soak {
@@ -80,7 +62,11 @@ func TestABrokerOutageMidRunLosesNothing(t *testing.T) {
 	cfg.WriteTimeout = time.Second
 	p := newPublisher(t, cfg)
 
-	var et enqueueTimer
+	// Every Enqueue is timed on this goroutine's locked OS thread, with the
+	// thread's CPU time, run-queue delay, context switches and the
+	// collector's pauses around it (see testkafka.CallTimer).
+	ct, err := testkafka.NewCallTimer(time.Millisecond, n)
+	require.NoError(t, err)
 	tick := time.Second / time.Duration(rate/100) // 100 events per tick
 	var c2 *kfake.Cluster
 	var stoppedAt time.Time
@@ -96,27 +82,44 @@ func TestABrokerOutageMidRunLosesNothing(t *testing.T) {
 			t.Cleanup(c2.Close)
 			t.Logf("broker restarted after %d events", i)
 		}
-		et.enqueue(t, p, event(i, size))
+		m := event(i, size)
+		ok := false
+		ct.Time(func() { ok = p.Enqueue(m) })
+		require.True(t, ok, "Enqueue refused %s", m.ID)
 		if i%100 == 99 {
 			time.Sleep(tick)
+			ct.Yielded()
 		}
 	}
+	require.NoError(t, ct.Stop())
 	s := p.Stats()
 	assert.Positive(t, s.Spooled, "the outage sent events to the spool")
 	waitDrained(t, p, 60*time.Second)
 	require.NoError(t, p.Close(context.Background()))
-	seen := readBack(t, c2.ListenAddrs(), testTopic, n, 60*time.Second)
-	assert.Empty(t, missing(seen, n), "every id arrives at least once")
+	assertEveryID(t, readAll(t, c2.ListenAddrs(), n, testkafka.Security{}), eventIDs(0, n))
 	s = p.Stats()
 	assert.Zero(t, s.DroppedTotal())
 	assert.Positive(t, s.Replayed)
-	p99, p999, max := et.quantile(0.99), et.quantile(0.999), et.quantile(1)
-	t.Logf("enqueue during the run: p99 %s, p99.9 %s, max %s; stats %+v", p99, p999, max, s)
-	// Enqueue takes no lock and does no I/O; the far tail is the goroutine
-	// being descheduled on a loaded 2-core machine under the race
-	// detector (seen: p99.9 up to 1.7 ms, max ~100 ms), so the bound is
-	// asserted on p99, and BenchmarkEnqueue measures the cost itself.
-	assert.Less(t, p99, time.Millisecond, "the log handler never waits on Kafka")
+	t.Logf("stats %+v", s)
+	if testkafka.Race {
+		// The race detector's build is not the code that ships: its
+		// bookkeeping stalls any call for milliseconds now and then.
+		// The figures are logged, parking on Go locks and channels is
+		// asserted, and the bound is asserted on the shipped build.
+		ct.LogSlow(t, "Enqueue (race detector on; not asserted)")
+		ct.AssertNeverParked(t, "Enqueue")
+		testkafka.RunWithoutRace(t, "Enqueue: ", "answerable for", "read back")
+		return
+	}
+	// The log handler's hand-off never waits: no Enqueue call was
+	// answerable for more than 1 ms, counting its thread CPU time and any
+	// time its thread slept, except sleeps that a garbage collection, the
+	// end of a time slice or the hypervisor explain; time the kernel kept
+	// the thread in its run queue is the machine's, logged, not failed.
+	// And Enqueue never parked on a Go lock or channel. (The monitor's Log
+	// handler, Enqueue included, is measured the same way in
+	// plugins/monitor's outage test.)
+	ct.AssertNeverWaited(t, "Enqueue")
 }
 
 func TestLeaderMovesBetweenThreeBrokersLoseNothing(t *testing.T) {
@@ -138,8 +141,7 @@ func TestLeaderMovesBetweenThreeBrokersLoseNothing(t *testing.T) {
 	}
 	waitDrained(t, p, 60*time.Second)
 	require.NoError(t, p.Close(context.Background()))
-	seen := readBack(t, c.ListenAddrs(), testTopic, n, 30*time.Second)
-	assert.Empty(t, missing(seen, n))
+	assertEveryID(t, readAll(t, c.ListenAddrs(), n, testkafka.Security{}), eventIDs(0, n))
 	assert.Zero(t, p.Stats().DroppedTotal())
 	t.Logf("stats %+v", p.Stats())
 }
@@ -200,8 +202,7 @@ func TestASpoolLeftByAStoppedPublisherIsReplayedByTheNext(t *testing.T) {
 	waitDrained(t, p2, 30*time.Second)
 	require.NoError(t, p2.Close(context.Background()))
 	assert.EqualValues(t, n, p2.Stats().Replayed)
-	seen := readBack(t, c.ListenAddrs(), testTopic, n, 30*time.Second)
-	assert.Empty(t, missing(seen, n))
+	assertEveryID(t, readAll(t, c.ListenAddrs(), n, testkafka.Security{}), eventIDs(0, n))
 }
 
 func TestCloseIsBoundedWhenTheBrokerNeverAnswers(t *testing.T) {
@@ -282,8 +283,7 @@ func TestThreeBrokerRestartsDuringARunLoseNothing(t *testing.T) {
 	require.Equal(t, 3, restarts)
 	waitDrained(t, p, 60*time.Second)
 	require.NoError(t, p.Close(context.Background()))
-	seen := readBack(t, c.ListenAddrs(), testTopic, n, 30*time.Second)
-	assert.Empty(t, missing(seen, n))
+	assertEveryID(t, readAll(t, c.ListenAddrs(), n, testkafka.Security{}), eventIDs(0, n))
 	s := p.Stats()
 	assert.Zero(t, s.DroppedTotal())
 	assert.Positive(t, s.Spooled, "the restarts were felt")
@@ -330,8 +330,12 @@ func TestReplayContinuesPastDamagedSpoolRecords(t *testing.T) {
 			require.NoError(t, p2.Close(context.Background()))
 			s := p2.Stats()
 			assert.EqualValues(t, 1, s.Dropped[DropSpoolCorrupt], "the damage is counted once")
-			seen := readBack(t, c.ListenAddrs(), testTopic, n-1, 20*time.Second)
-			assert.Len(t, missing(seen, n), 1, "only the damaged record is lost")
+			got := readAll(t, c.ListenAddrs(), n-1, testkafka.Security{})
+			lost := got["kafka-go"].Missing(eventIDs(0, n), 0)
+			assert.Len(t, lost, 1, "only the damaged record is lost")
+			for _, r := range readers {
+				assert.Equal(t, lost, got[r].Missing(eventIDs(0, n), 0), "%s sees the same", r)
+			}
 		})
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/pkg/spool"
 )
 
@@ -91,6 +93,67 @@ func readBack(t testing.TB, brokers []string, topic string, want int, timeout ti
 		})
 	}
 	return seen
+}
+
+// eventIDs are the ids of event(i) for i in [from, to).
+func eventIDs(from, to int) []string {
+	out := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("ev-%07d", i))
+	}
+	return out
+}
+
+// readers are the independent clients that read a topic back: franz-go
+// (until it has seen the ids wanted), and kafka-go and kcat (librdkafka),
+// which both read every partition from its first offset to its end.
+var readers = []string{"franz-go", "kafka-go", "kcat"}
+
+// readAll reads testTopic back with every reader, over sec, and returns
+// what each saw. wantDistinct is how many distinct ids franz-go waits
+// for. kafka-go and kcat must agree on the number of records per
+// partition, and every record must carry its id.
+func readAll(t testing.TB, brokers []string, wantDistinct int, sec testkafka.Security) map[string]testkafka.IDs {
+	t.Helper()
+	kopts, err := sec.KgoOpts()
+	require.NoError(t, err)
+	start := time.Now()
+	got := map[string]testkafka.IDs{"franz-go": {Count: readBack(t, brokers, testTopic, wantDistinct, 60*time.Second, kopts...)}}
+	took := []any{"franz-go", time.Since(start).Round(time.Millisecond)}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	start = time.Now()
+	kg, err := testkafka.ReadIDsKafkaGo(ctx, brokers, testTopic, sec)
+	require.NoError(t, err, "kafka-go read back")
+	got["kafka-go"] = kg
+	took = append(took, "kafka-go", time.Since(start).Round(time.Millisecond))
+
+	start = time.Now()
+	kc, err := testkafka.ReadIDsKcat(ctx, brokers, testTopic, sec)
+	require.NoError(t, err, "kcat read back")
+	got["kcat"] = kc
+	took = append(took, "kcat", time.Since(start).Round(time.Millisecond))
+
+	assert.Equal(t, kg.Partitions, kc.Partitions, "kafka-go and kcat read the same records per partition")
+	assert.Zero(t, kg.NoID, "every record has a %s header (kafka-go)", testkafka.IDHeader)
+	assert.Zero(t, kc.NoID, "every record has a %s header (kcat)", testkafka.IDHeader)
+	t.Logf("read back %d records (%d distinct ids) per partition %v; took %v", kg.Records, len(kg.Count), kg.Partitions, took)
+	return got
+}
+
+// assertEveryID checks that every reader saw each id of want at least once.
+func assertEveryID(t testing.TB, got map[string]testkafka.IDs, want []string) {
+	t.Helper()
+	for _, r := range readers {
+		ids, ok := got[r]
+		if assert.True(t, ok, "%s read back", r) {
+			assert.Empty(t, ids.Missing(want, 10), "%s: every id arrived at least once (first missing shown)", r)
+		}
+	}
+	if kg := got["kafka-go"]; kg.Records > len(kg.Count) {
+		t.Logf("%d duplicates (at-least-once retries and replays)", kg.Records-len(kg.Count))
+	}
 }
 
 // missing lists the ids in [0, n) that seen lacks (at most 10).

@@ -72,8 +72,8 @@ func lane(key []byte, n int) int {
 
 func (p *Publisher) depth() int {
 	n := 0
-	for _, l := range p.lanes {
-		n += len(l)
+	for _, q := range p.lanes {
+		n += q.depth()
 	}
 	return n
 }
@@ -89,8 +89,8 @@ type Publisher struct {
 	log       *slog.Logger
 	w         *kafka.Writer
 	transport *kafka.Transport
-	sp        *spool.Spool   // nil: no spool
-	lanes     []chan Message // the memory buffer, split by key
+	sp        *spool.Spool // nil: no spool
+	lanes     []*laneQueue // the memory buffer, split by key
 	highWater int
 
 	gate atomic.Int64
@@ -198,9 +198,9 @@ func New(c Config) (*Publisher, error) {
 		}
 		return nil, err
 	}
-	p.lanes = make([]chan Message, lanes)
+	p.lanes = make([]*laneQueue, lanes)
 	for i := range p.lanes {
-		p.lanes[i] = make(chan Message, (c.BufferSize+lanes-1)/lanes)
+		p.lanes[i] = newLaneQueue((c.BufferSize + lanes - 1) / lanes)
 		p.done.Add(1)
 		go p.batcher(p.lanes[i])
 	}
@@ -214,23 +214,23 @@ func New(c Config) (*Publisher, error) {
 
 // Enqueue hands m to the batcher without blocking. It returns false only
 // when m could not be accepted (buffer full or publisher closed); that
-// loss is counted.
+// loss is counted. It never waits for the batcher: it claims a slot of a
+// lock-free queue and, at most once per batch, wakes the batcher with a
+// non-blocking send (see laneQueue); it does no I/O and no allocation.
 func (p *Publisher) Enqueue(m Message) bool {
 	if p.gate.Add(1)&closedBit != 0 {
 		p.gate.Add(-1)
 		p.dropped[idxClosed].Add(1)
 		return false
 	}
-	select {
-	case p.lanes[lane(m.Key, len(p.lanes))] <- m:
+	if p.lanes[lane(m.Key, len(p.lanes))].push(&m) {
 		p.gate.Add(-1)
 		p.enqueued.Add(1)
 		return true
-	default:
-		p.gate.Add(-1)
-		p.dropped[idxBufferFull].Add(1)
-		return false
 	}
+	p.gate.Add(-1)
+	p.dropped[idxBufferFull].Add(1)
+	return false
 }
 
 // Close stops intake, flushes the buffer to Kafka until CloseTimeout (or

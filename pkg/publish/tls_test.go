@@ -20,16 +20,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/pkg/spool"
 )
 
 // testCA makes a CA and a server certificate for 127.0.0.1 signed by it;
-// it writes the CA to caFile and returns the server's TLS config and a
-// client pool trusting the CA.
-func testCA(t *testing.T) (caFile string, server *tls.Config, pool *x509.CertPool) {
+// it writes the CA to caFile and returns the server's TLS config.
+func testCA(t *testing.T) (caFile string, server *tls.Config) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -54,19 +52,19 @@ func testCA(t *testing.T) (caFile string, server *tls.Config, pool *x509.CertPoo
 	require.NoError(t, err)
 	caFile = filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
-	pool = x509.NewCertPool()
-	pool.AddCert(ca)
 	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	return caFile, server, pool
+	return caFile, server
 }
 
 func TestTLSAndSCRAMSHA512(t *testing.T) {
-	caFile, serverTLS, pool := testCA(t)
+	caFile, serverTLS := testCA(t)
 	c := startCluster(t, kfake.TLS(serverTLS), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "gatewatch", "s3cret-pass"))
-	readOpts := []kgo.Opt{
-		kgo.DialTLSConfig(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}),
-		kgo.SASL(scram.Auth{User: "gatewatch", Pass: "s3cret-pass"}.AsSha512Mechanism()),
-	}
+	// Every reader (franz-go, kafka-go, kcat) connects as the producer does:
+	// TLS verified against the test's CA, SCRAM-SHA-512.
+	sec := testkafka.Security{CAFile: caFile, SASLMechanism: "SCRAM-SHA-512", Username: "gatewatch", Password: "s3cret-pass"}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, testkafka.LetLibrdkafkaAuthenticate(ctx, c, sec))
 
 	t.Run("events arrive over TLS with a CA the test made and SCRAM-SHA-512", func(t *testing.T) {
 		cfg := testConfig(c.ListenAddrs())
@@ -77,8 +75,7 @@ func TestTLSAndSCRAMSHA512(t *testing.T) {
 			require.True(t, p.Enqueue(event(i, 100)))
 		}
 		require.NoError(t, p.Close(context.Background()))
-		seen := readBack(t, c.ListenAddrs(), testTopic, 100, 20*time.Second, readOpts...)
-		assert.Empty(t, missing(seen, 100))
+		assertEveryID(t, readAll(t, c.ListenAddrs(), 100, sec), eventIDs(0, 100))
 	})
 
 	t.Run("a wrong password fails clearly, spools the events, and the right one delivers them", func(t *testing.T) {
@@ -108,14 +105,11 @@ func TestTLSAndSCRAMSHA512(t *testing.T) {
 		p2 := newPublisher(t, cfg)
 		waitDrained(t, p2, 20*time.Second)
 		require.NoError(t, p2.Close(context.Background()))
-		seen := readBack(t, c.ListenAddrs(), testTopic, 150, 20*time.Second, readOpts...)
-		for i := 1000; i < 1050; i++ {
-			assert.Positive(t, seen[event(i, 1).ID], event(i, 1).ID)
-		}
+		assertEveryID(t, readAll(t, c.ListenAddrs(), 150, sec), eventIDs(1000, 1050))
 	})
 
 	t.Run("a server certificate from another CA is refused", func(t *testing.T) {
-		otherCA, _, _ := testCA(t)
+		otherCA, _ := testCA(t)
 		cfg := testConfig(c.ListenAddrs())
 		cfg.TLS = TLSConfig{Enabled: true, CAFile: otherCA}
 		cfg.SASL = SASLConfig{Mechanism: "scram-sha-512", Username: "gatewatch", Password: "s3cret-pass"}
