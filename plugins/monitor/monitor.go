@@ -178,7 +178,7 @@ func (c *Config) detectProfile() (*detect.Profile, error) {
 
 // Log is the log-phase handler.
 func (c *Config) Log(kong *pdk.PDK) {
-	raw, err := kong.Log.Serialize()
+	raw, err := serialize(kong)
 	if err != nil {
 		c.rt.Metrics.pdkError()
 		_ = kong.Log.Err("gatewatch: kong.log.serialize: ", err.Error())
