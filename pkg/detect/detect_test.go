@@ -423,7 +423,14 @@ func FuzzInspect(f *testing.F) {
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, path, query, hname, hvalue string, body []byte, ct string) {
 		r := &Request{Path: path, RawQuery: query, Headers: []Header{{hname, hvalue}}, Body: body, ContentType: ct}
-		for _, fd := range p.Inspect(r, nil) {
+		start := time.Now()
+		fs := p.Inspect(r, nil)
+		// Fuzz inputs are at most a few KiB: anything near a second is a
+		// super-linear path, not scheduling noise.
+		if d := time.Since(start); d > raceSlowdown*time.Second {
+			t.Fatalf("Inspect took %s on %d bytes of input", d, len(path)+len(query)+len(hname)+len(hvalue)+len(body)+len(ct))
+		}
+		for _, fd := range fs {
 			if len(fd.Fragment) > 64 {
 				t.Fatalf("fragment longer than 64 bytes: %q", fd.Fragment)
 			}

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
@@ -78,6 +79,13 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s, true)
 	}
 	f.Fuzz(func(t *testing.T, s string, plus bool) {
+		start := time.Now()
+		defer func() {
+			// Every step is linear: a second on a fuzz input is a bug.
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("decoding and the views took %s on %d bytes", d, len(s))
+			}
+		}()
 		out, _, _ := Decode(nil, nil, s, Options{Percent: true, PlusIsSpace: plus})
 		// Decoding never grows a value by more than the UTF-8 expansion of
 		// one escape per input byte, and the views keep their contracts.
