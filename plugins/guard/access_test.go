@@ -24,6 +24,7 @@ import (
 	"github.com/gatewatch/gatewatch/pkg/blocklist"
 	"github.com/gatewatch/gatewatch/pkg/classify"
 	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/pluginservertest"
 	"github.com/gatewatch/gatewatch/pkg/redact"
 )
@@ -404,12 +405,12 @@ func TestExpiredBlocklistEntriesStopMatchingWithoutAMessage(t *testing.T) {
 	req := &Request{Line: RequestLine{Method: "GET", Path: "/"}}
 	kong := ipOnlyKong(t, "203.0.113.7")
 
-	_, hit, err := cfg.matchBlocklist(kong, newReplies(), req)
+	_, hit, err := cfg.matchBlocklist(kong, pdkwire.NewReplies(), req)
 	require.NoError(t, err)
 	assert.True(t, hit, "within the TTL")
 	clock = now.Add(2*time.Minute + time.Nanosecond)
 	kong = ipOnlyKong(t, "203.0.113.7")
-	_, hit, err = cfg.matchBlocklist(kong, newReplies(), req)
+	_, hit, err = cfg.matchBlocklist(kong, pdkwire.NewReplies(), req)
 	require.NoError(t, err)
 	assert.False(t, hit, "past the TTL")
 }

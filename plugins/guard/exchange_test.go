@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatewatch/gatewatch/pkg/blocklist"
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 	"github.com/gatewatch/gatewatch/pkg/redact"
 )
 
@@ -30,19 +31,19 @@ func TestRepliesStayValidAcrossCalls(t *testing.T) {
 		{Method: "kong.client.get_ip", Ret: bridge.WrapString("203.0.113.7")},
 		{Method: "kong.nginx.get_var", Args: bridge.WrapString("request"), Ret: bridge.WrapString("POST /other HTTP/1.1")},
 	}))
-	rep := newReplies()
-	first, err := rep.ask(kong, "kong.nginx.get_var", requestLineArg)
+	rep := pdkwire.NewReplies()
+	first, err := rep.Ask(kong, "kong.nginx.get_var", requestLineArg)
 	require.NoError(t, err)
 	want := append([]byte(nil), first...)
-	s, err := decodeString(first)
+	s, err := pdkwire.DecodeString(first)
 	require.NoError(t, err)
 	require.Equal(t, line, s)
-	headers, err := rep.ask(kong, "kong.request.get_headers", maxHeadersArg)
+	headers, err := rep.Ask(kong, "kong.request.get_headers", maxHeadersArg)
 	require.NoError(t, err)
 	wantHeaders := append([]byte(nil), headers...)
-	_, err = rep.ask(kong, "kong.client.get_ip", nil)
+	_, err = rep.Ask(kong, "kong.client.get_ip", nil)
 	require.NoError(t, err)
-	_, err = rep.ask(kong, "kong.nginx.get_var", requestLineArg)
+	_, err = rep.Ask(kong, "kong.nginx.get_var", requestLineArg)
 	require.NoError(t, err)
 	assert.Equal(t, want, first, "the first reply was overwritten")
 	assert.Equal(t, line, s)

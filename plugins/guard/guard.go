@@ -32,6 +32,7 @@ import (
 	kpp "github.com/Kong/go-pdk/server/kong_plugin_protocol"
 
 	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 )
 
 // Plugin identity as Kong sees it.
@@ -223,14 +224,14 @@ func (c *Config) Access(kong *pdk.PDK) {
 // Nothing keeps any of it past the call (a Detector must not keep the
 // request it is given).
 type exchange struct {
-	replies *replies
+	replies *pdkwire.Replies
 	req     Request
 }
 
 var exchanges = sync.Pool{New: func() any { return newExchange() }}
 
 func newExchange() *exchange {
-	return &exchange{replies: newReplies(), req: Request{Headers: make([]Header, 0, 16)}}
+	return &exchange{replies: pdkwire.NewReplies(), req: Request{Headers: make([]Header, 0, 16)}}
 }
 
 // maxPooledHeaders bounds the headers array an exchange keeps for the next
@@ -257,11 +258,11 @@ var (
 
 // read makes the guard's two PDK calls, building the request in x.
 func (c *Config) read(kong *pdk.PDK, x *exchange) (*Request, error) {
-	raw, err := x.replies.ask(kong, "kong.nginx.get_var", requestLineArg)
+	raw, err := x.replies.Ask(kong, "kong.nginx.get_var", requestLineArg)
 	if err != nil {
 		return nil, fmt.Errorf("guard: reading the request line: %w", err)
 	}
-	line, err := decodeString(raw)
+	line, err := pdkwire.DecodeString(raw)
 	if err != nil {
 		return nil, fmt.Errorf("guard: reading the request line: %w", err)
 	}
@@ -273,7 +274,7 @@ func (c *Config) read(kong *pdk.PDK, x *exchange) (*Request, error) {
 	if max := c.MaxHeaders; max >= 1 && max < maxHeadersLimit {
 		arg = &kpp.Int{V: int32(max)}
 	}
-	if raw, err = x.replies.ask(kong, "kong.request.get_headers", arg); err != nil {
+	if raw, err = x.replies.Ask(kong, "kong.request.get_headers", arg); err != nil {
 		return nil, fmt.Errorf("guard: reading headers: %w", err)
 	}
 	headers, err := decodeHeaders(raw, x.req.Headers[:0])

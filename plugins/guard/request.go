@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/Kong/go-pdk"
+
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 )
 
 // RequestLine is nginx's $request, split: the request line exactly as the
@@ -114,8 +116,8 @@ var errBridge = errors.New("guard: kong.request.get_raw_body failed")
 // go-pdk's GetRawBody reads a buffered-to-file body whole; here the file is
 // read only up to the cap, so a 1 GB upload costs the guard 64 KB. A body
 // Kong sends in the reply is not copied.
-func (c *Config) readBody(kong *pdk.PDK, rep *replies) ([]byte, error) {
-	raw, err := rep.ask(kong, "kong.request.get_raw_body", nil)
+func (c *Config) readBody(kong *pdk.PDK, rep *pdkwire.Replies) ([]byte, error) {
+	raw, err := rep.Ask(kong, "kong.request.get_raw_body", nil)
 	if err != nil {
 		return nil, errBridge
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatewatch/gatewatch/pkg/blocklist"
 	"github.com/gatewatch/gatewatch/pkg/classify"
 	"github.com/gatewatch/gatewatch/pkg/event"
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 )
 
 // Annotation is the verdict handed to the log phase under the serializer
@@ -83,7 +84,7 @@ func faultAnnotation(reason string) *Annotation {
 // the list holds entries that could match on them; an API key's
 // fingerprint is computed only when it holds apikey-fp entries. The entry
 // is the list's own: read it, never modify it.
-func (c *Config) matchBlocklist(kong *pdk.PDK, rep *replies, req *Request) (*blocklist.Entry, bool, error) {
+func (c *Config) matchBlocklist(kong *pdk.PDK, rep *pdkwire.Replies, req *Request) (*blocklist.Entry, bool, error) {
 	l := c.rt.list.Load()
 	if l == nil {
 		return nil, false, nil
@@ -96,11 +97,11 @@ func (c *Config) matchBlocklist(kong *pdk.PDK, rep *replies, req *Request) (*blo
 	var ip netip.Addr
 	var consumer string
 	if kinds.NeedsClientIP() {
-		raw, err := rep.ask(kong, "kong.client.get_ip", nil)
+		raw, err := rep.Ask(kong, "kong.client.get_ip", nil)
 		if err != nil {
 			return nil, false, err
 		}
-		s, err := decodeString(raw)
+		s, err := pdkwire.DecodeString(raw)
 		if err != nil {
 			return nil, false, err
 		}

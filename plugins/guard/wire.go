@@ -1,122 +1,18 @@
 package guard
 
 import (
-	"errors"
-	"fmt"
-	"unsafe"
-
-	"github.com/Kong/go-pdk"
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 )
 
-// The PDK replies the guard reads are decoded here from the protobuf wire
-// format rather than through go-pdk's typed results, for two reasons:
-//
-//   - Evasion: Go's protobuf rejects a string field that is not valid
-//     UTF-8, so go-pdk's GetVar and GetHeaders fail on a request line or a
-//     header value holding a raw 0xff byte, which nginx passes through. A
-//     guard that fails open on a decode error would then let exactly the
-//     requests an attacker crafted for it through. Here bytes are bytes.
-//   - Cost: go-pdk's GetHeaders decodes into a structpb.Struct, converts it
-//     with AsMap into map[string]any and that into map[string][]string:
-//     about fifteen allocations per header. Here there are none: the
-//     strings point into the reply frame.
-//
-// go-pdk hands a reply frame to proto.Unmarshal, which passes it to the
-// Unmarshal method of a message that has one (the protobuf v1 API, adapted
-// by protoadapt): rawReply keeps the frame itself, without parsing or
-// copying it. go-pdk reads every frame into a new buffer and never touches
-// it again (TestRepliesStayValidAcrossCalls), so the guard owns it.
+// The request line and headers are read from the wire format by pdkwire,
+// not through go-pdk's typed results: a raw 0xff byte must not make the
+// guard fail open, and the headers' strings point into the reply frame
+// (no allocation per header).
 
 // Header is one request header as Kong returned it (lower-case name).
 type Header struct{ Name, Value string }
-
-// rawReply receives a PDK reply's bytes as they are.
-type rawReply struct{ b []byte }
-
-func (r *rawReply) Reset()                   { r.b = nil }
-func (r *rawReply) String() string           { return "guard.rawReply" }
-func (r *rawReply) ProtoMessage()            {}
-func (r *rawReply) Unmarshal(b []byte) error { r.b = b; return nil }
-
-// replies receives the replies of one request's PDK calls, one after the
-// other; its protobuf view is made once, not per call.
-type replies struct {
-	raw rawReply
-	msg proto.Message // protoadapt.MessageV2Of(&raw)
-}
-
-func newReplies() *replies {
-	r := &replies{}
-	r.msg = protoadapt.MessageV2Of(&r.raw)
-	return r
-}
-
-// ask makes one PDK call and returns the reply's raw protobuf bytes.
-func (r *replies) ask(kong *pdk.PDK, method string, args proto.Message) ([]byte, error) {
-	r.raw.b = nil
-	err := kong.Request.Ask(method, args, r.msg)
-	b := r.raw.b
-	r.raw.b = nil
-	return b, err
-}
-
-// errWire is returned for a reply that is not the expected message.
-var errWire = errors.New("guard: malformed PDK reply")
-
-// bytesString returns a string sharing b's memory. b is a reply frame the
-// guard owns and never writes to, so the strings cut from it stay valid.
-func bytesString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
-
-// nextField consumes the first field of a message: its number and wire
-// type, and for a length-delimited field its bytes (nil for other types).
-// Nearly every field of a reply has a one-byte tag and, for strings up to
-// 127 bytes, a one-byte length; those take the short way.
-func nextField(b []byte) (num protowire.Number, typ protowire.Type, val, rest []byte, err error) {
-	if len(b) >= 2 && b[0] >= 1<<3 && b[0] < 0x80 && b[0]&7 == byte(protowire.BytesType) && b[1] < 0x80 {
-		if n := int(b[1]); n <= len(b)-2 {
-			return protowire.Number(b[0] >> 3), protowire.BytesType, b[2 : 2+n], b[2+n:], nil
-		}
-	}
-	num, typ, n := protowire.ConsumeTag(b)
-	if n < 0 {
-		return 0, 0, nil, nil, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
-	}
-	b = b[n:]
-	if typ == protowire.BytesType {
-		val, n = protowire.ConsumeBytes(b)
-	} else {
-		n = protowire.ConsumeFieldValue(num, typ, b)
-	}
-	if n < 0 {
-		return 0, 0, nil, nil, fmt.Errorf("%w: %v", errWire, protowire.ParseError(n))
-	}
-	return num, typ, val, b[n:], nil
-}
-
-// decodeString decodes kong_plugin_protocol.String{v = 1} without UTF-8
-// validation. An empty message is the empty string (Kong's nil).
-func decodeString(b []byte) (string, error) {
-	var v string
-	for len(b) > 0 {
-		num, typ, val, rest, err := nextField(b)
-		if err != nil {
-			return "", err
-		}
-		if num == 1 && typ == protowire.BytesType {
-			v = bytesString(val)
-		}
-		b = rest
-	}
-	return v, nil
-}
 
 // decodeHeaders decodes the google.protobuf.Struct Kong returns for
 // kong.request.get_headers: a map from name to a Value holding either a
@@ -124,7 +20,7 @@ func decodeString(b []byte) (string, error) {
 // value to dst. Values of other kinds (Kong never sends them) are skipped.
 func decodeHeaders(b []byte, dst []Header) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, entry, rest, err := nextField(b)
+		num, typ, entry, rest, err := pdkwire.NextField(b)
 		if err != nil {
 			return dst, err
 		}
@@ -143,7 +39,7 @@ func decodeHeaderEntry(b []byte, dst []Header) ([]Header, error) {
 	var name string
 	var value []byte
 	for len(b) > 0 {
-		num, typ, v, rest, err := nextField(b)
+		num, typ, v, rest, err := pdkwire.NextField(b)
 		if err != nil {
 			return dst, err
 		}
@@ -151,7 +47,7 @@ func decodeHeaderEntry(b []byte, dst []Header) ([]Header, error) {
 		if typ == protowire.BytesType {
 			switch num {
 			case 1:
-				name = bytesString(v)
+				name = pdkwire.BytesString(v)
 			case 2:
 				value = v
 			}
@@ -165,7 +61,7 @@ func decodeHeaderEntry(b []byte, dst []Header) ([]Header, error) {
 // ListValue.values = 1 are Values.
 func appendValueStrings(b []byte, name string, dst []Header, top bool) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, v, rest, err := nextField(b)
+		num, typ, v, rest, err := pdkwire.NextField(b)
 		if err != nil {
 			return dst, err
 		}
@@ -175,7 +71,7 @@ func appendValueStrings(b []byte, name string, dst []Header, top bool) ([]Header
 		}
 		switch {
 		case num == 3:
-			dst = append(dst, Header{Name: name, Value: bytesString(v)})
+			dst = append(dst, Header{Name: name, Value: pdkwire.BytesString(v)})
 		case num == 6 && top:
 			if dst, err = appendListStrings(v, name, dst); err != nil {
 				return dst, err
@@ -188,7 +84,7 @@ func appendValueStrings(b []byte, name string, dst []Header, top bool) ([]Header
 // appendListStrings walks ListValue{repeated Value values = 1}.
 func appendListStrings(b []byte, name string, dst []Header) ([]Header, error) {
 	for len(b) > 0 {
-		num, typ, v, rest, err := nextField(b)
+		num, typ, v, rest, err := pdkwire.NextField(b)
 		if err != nil {
 			return dst, err
 		}
@@ -216,7 +112,7 @@ const (
 // share b's memory. An empty message is bodyNone.
 func decodeRawBody(b []byte) (kind int, v []byte, err error) {
 	for len(b) > 0 {
-		num, typ, val, rest, err := nextField(b)
+		num, typ, val, rest, err := pdkwire.NextField(b)
 		if err != nil {
 			return bodyNone, nil, err
 		}

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/gatewatch/gatewatch/pkg/pluginserver/pdkwire"
 )
 
 // rawString encodes String{v} by hand, so that v may be invalid UTF-8,
@@ -43,28 +45,6 @@ func rawHeaders(names []string, values map[string][]string) []byte {
 	return out
 }
 
-func TestDecodeString(t *testing.T) {
-	cases := []struct {
-		name string
-		in   []byte
-		want string
-	}{
-		{"a request line", rawString("GET /a?b=c HTTP/1.1"), "GET /a?b=c HTTP/1.1"},
-		{"an empty message is Kong's nil, the empty string", nil, ""},
-		{"invalid UTF-8 is kept byte for byte, not refused", rawString("GET /\xff\xfe?q=' OR 1=1 HTTP/1.1"), "GET /\xff\xfe?q=' OR 1=1 HTTP/1.1"},
-		{"unknown fields are skipped", append(protowire.AppendVarint(protowire.AppendTag(nil, 7, protowire.VarintType), 5), rawString("x")...), "x"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := decodeString(tc.in)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-	_, err := decodeString([]byte{0x0a, 0x05, 'a'})
-	assert.ErrorIs(t, err, errWire, "a truncated field is an error")
-}
-
 func TestDecodeHeaders(t *testing.T) {
 	t.Run("it matches what go-pdk decodes for valid UTF-8", func(t *testing.T) {
 		in := map[string][]string{"host": {"api.test"}, "x-multi": {"a", "b", "c"}, "cookie": {"s=1; t=2"}, "empty": {""}}
@@ -88,7 +68,7 @@ func TestDecodeHeaders(t *testing.T) {
 	t.Run("a truncated struct is an error", func(t *testing.T) {
 		raw := rawHeaders([]string{"host"}, map[string][]string{"host": {"api.test"}})
 		_, err := decodeHeaders(raw[:len(raw)-2], nil)
-		assert.ErrorIs(t, err, errWire)
+		assert.ErrorIs(t, err, pdkwire.ErrMalformed)
 	})
 }
 
@@ -170,7 +150,7 @@ func TestDecodeRawBody(t *testing.T) {
 		})
 	}
 	_, _, err := decodeRawBody([]byte{0x0a, 0x05, 'a'})
-	assert.ErrorIs(t, err, errWire, "a length past the end")
+	assert.ErrorIs(t, err, pdkwire.ErrMalformed, "a length past the end")
 }
 
 // FuzzDecodeRawBody: any bytes decode without panicking, and whatever
@@ -205,39 +185,5 @@ func FuzzDecodeRawBody(f *testing.F) {
 		default:
 			assert.Equal(t, bodyNone, kind)
 		}
-	})
-}
-
-// FuzzNextField: the short way through nextField reads exactly what
-// protowire reads.
-func FuzzNextField(f *testing.F) {
-	f.Add([]byte{0x0a, 0x01, 'a'})
-	f.Add([]byte{0x0a, 0x7f})
-	f.Add([]byte{0x02, 0x00})
-	f.Add([]byte{0x08, 0x96, 0x01})
-	f.Add(rawString(string(make([]byte, 200))))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		num, typ, val, rest, err := nextField(b)
-		wnum, wtyp, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			require.ErrorIs(t, err, errWire)
-			return
-		}
-		var wval []byte
-		m := 0
-		if wtyp == protowire.BytesType {
-			wval, m = protowire.ConsumeBytes(b[n:])
-		} else {
-			m = protowire.ConsumeFieldValue(wnum, wtyp, b[n:])
-		}
-		if m < 0 {
-			require.ErrorIs(t, err, errWire)
-			return
-		}
-		require.NoError(t, err)
-		assert.Equal(t, wnum, num)
-		assert.Equal(t, wtyp, typ)
-		assert.Equal(t, wval, val)
-		assert.Equal(t, b[n+m:], rest)
 	})
 }

@@ -60,25 +60,3 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 	require.NoError(t, err)
 	return b
 }
-
-func TestStringField1(t *testing.T) {
-	for _, tc := range []struct {
-		in      []byte
-		want    string
-		wantErr bool
-	}{
-		{nil, "", false},
-		{[]byte{0x0a, 0x03, 'a', 0xff, 'b'}, "a\xffb", false},
-		{[]byte{0x10, 0x05, 0x0a, 0x01, 'x'}, "x", false}, // an unknown varint field first
-		{[]byte{0x0a, 0x05, 'a'}, "", true},               // truncated
-		{[]byte{0x0a}, "", true},
-	} {
-		got, err := stringField1(tc.in)
-		if tc.wantErr {
-			assert.Error(t, err, "%x", tc.in)
-			continue
-		}
-		require.NoError(t, err, "%x", tc.in)
-		assert.Equal(t, tc.want, got)
-	}
-}
