@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 
 	"github.com/gatewatch/gatewatch/pkg/detect"
 )
@@ -200,22 +198,6 @@ func parseDetectLine(b []byte) (detect.Request, json.RawMessage, error) {
 	if len(id) == 0 {
 		id = json.RawMessage("null")
 	}
-	path, query, _ := strings.Cut(*in.URI, "?")
-	req := detect.Request{Method: in.Method, Path: path, RawQuery: query}
-	names := make([]string, 0, len(in.Headers))
-	for k := range in.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names) // JSON objects are unordered; keep output deterministic.
-	for _, k := range names {
-		v := in.Headers[k]
-		req.Headers = append(req.Headers, detect.Header{Name: k, Value: v})
-		if strings.EqualFold(k, "content-type") {
-			req.ContentType = v
-		}
-	}
-	if in.Body != "" {
-		req.Body = []byte(in.Body)
-	}
+	req := detect.NewRequest(in.Method, *in.URI, in.Headers, in.Body)
 	return req, id, nil
 }

@@ -1,9 +1,7 @@
 package soak
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatewatch/gatewatch/pkg/detect"
+	"github.com/gatewatch/gatewatch/pkg/detect/corpus"
 )
 
 // Kinds of request in the mix.
@@ -48,17 +47,6 @@ type template struct {
 var mix = [numKinds]int{
 	kindPublic: 38, kindOrders: 25, kindBadKey: 8, kindNoKey: 2, kindACL: 7,
 	kindLimited: 8, kindAttack: 7, kindScan: 5,
-}
-
-type corpusRecord struct {
-	ID       string            `json:"id"`
-	Method   string            `json:"method"`
-	URI      string            `json:"uri"`
-	Headers  map[string]string `json:"headers"`
-	Body     string            `json:"body"`
-	Label    string            `json:"label"`
-	Class    string            `json:"class"`
-	Location string            `json:"location"`
 }
 
 var hopHeaders = map[string]bool{"host": true, "connection": true, "keep-alive": true, "proxy-connection": true,
@@ -102,10 +90,10 @@ var safeTarget = regexp.MustCompile(`^/[\x21-\x7e]*$`)
 // attackTemplates picks up to n GET payloads (query, path or header) from
 // the corpus that the engine finds at severity high or above, prefixed
 // with /public/a<i> so that each has its own path and reaches a route.
-func attackTemplates(corpus string, in *inspector, n int) ([]template, error) {
-	files, err := filepath.Glob(filepath.Join(corpus, "attacks_*.jsonl"))
+func attackTemplates(corpusDir string, in *inspector, n int) ([]template, error) {
+	files, err := filepath.Glob(filepath.Join(corpusDir, "attacks_*.jsonl"))
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("soak: no attacks_*.jsonl in %s", corpus)
+		return nil, fmt.Errorf("soak: no attacks_*.jsonl in %s", corpusDir)
 	}
 	sort.Strings(files)
 	var cands []template
@@ -114,18 +102,15 @@ func attackTemplates(corpus string, in *inspector, n int) ([]template, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			var r corpusRecord
-			if json.Unmarshal(sc.Bytes(), &r) != nil || r.Label != "attack" || r.Method != "GET" || r.Body != "" {
-				continue
+		err = corpus.Read(fh, func(_ int, r *corpus.Record) error {
+			if r.Label != "attack" || r.Method != "GET" || r.Body != "" {
+				return nil
 			}
 			if r.Location != "query" && r.Location != "path" && r.Location != "header" {
-				continue
+				return nil
 			}
 			if !safeTarget.MatchString(r.URI) || len(r.URI) > 512 {
-				continue
+				return nil
 			}
 			h := map[string]string{}
 			ok := true
@@ -139,12 +124,13 @@ func attackTemplates(corpus string, in *inspector, n int) ([]template, error) {
 				h[k] = v
 			}
 			if !ok {
-				continue
+				return nil
 			}
 			cands = append(cands, template{kind: kindAttack, method: "GET", path: r.URI, headers: h})
-		}
+			return nil
+		}, func(*corpus.LineError) {}) // a malformed line is no candidate
 		fh.Close()
-		if err := sc.Err(); err != nil {
+		if err != nil {
 			return nil, err
 		}
 	}

@@ -44,11 +44,7 @@ func TestShortcutsFindWhatFullRulesFind(t *testing.T) {
 			require.NoError(t, err)
 			var a, b []Finding
 			err = corpus.Read(f, func(_ int, rec *corpus.Record) error {
-				path, q, hs, body, ct := rec.Parts()
-				req := Request{Method: rec.Method, Path: path, RawQuery: q, Body: body, ContentType: ct}
-				for _, h := range hs {
-					req.Headers = append(req.Headers, Header{Name: h.Name, Value: h.Value})
-				}
+				req := NewRequest(rec.Method, rec.URI, rec.Headers, rec.Body)
 				a, b = pa.Inspect(&req, a[:0]), pp.Inspect(&req, b[:0])
 				if !assert.Equal(t, summary(b), summary(a), "PL%d %s %s", pl, filepath.Base(file), rec.ID) {
 					return fmt.Errorf("stop at the first difference")

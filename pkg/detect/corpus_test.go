@@ -31,11 +31,7 @@ func measureCorpus(t testing.TB, p *Profile, file string) corpusStats {
 	st := corpusStats{byClass: map[string][2]int{}}
 	var buf []Finding
 	err = corpus.Read(f, func(line int, rec *corpus.Record) error {
-		path, q, hs, body, ct := rec.Parts()
-		req := Request{Method: rec.Method, Path: path, RawQuery: q, Body: body, ContentType: ct}
-		for _, h := range hs {
-			req.Headers = append(req.Headers, Header{Name: h.Name, Value: h.Value})
-		}
+		req := NewRequest(rec.Method, rec.URI, rec.Headers, rec.Body)
 		buf = p.Inspect(&req, buf[:0])
 		st.total++
 		c := st.byClass[rec.Class]

@@ -22,6 +22,8 @@ package detect
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"sync"
 )
 
@@ -51,6 +53,32 @@ type Request struct {
 	Headers                []Header
 	Body                   []byte // optional
 	ContentType            string // for Body
+}
+
+// NewRequest builds the request view of a request line's target (path and
+// query as sent, '?' between them), headers given as a map (sorted by name,
+// so that findings come out in a stable order; Content-Type, in any case,
+// is the body's type) and a body. It is how corpus records and gwctl detect
+// input lines become requests.
+func NewRequest(method, target string, headers map[string]string, body string) Request {
+	path, query, _ := strings.Cut(target, "?")
+	r := Request{Method: method, Path: path, RawQuery: query}
+	names := make([]string, 0, len(headers))
+	for n := range headers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	r.Headers = make([]Header, 0, len(names))
+	for _, n := range names {
+		r.Headers = append(r.Headers, Header{Name: n, Value: headers[n]})
+		if strings.EqualFold(n, "content-type") {
+			r.ContentType = headers[n]
+		}
+	}
+	if body != "" {
+		r.Body = []byte(body)
+	}
+	return r
 }
 
 // Finding is one rule that matched one location.

@@ -16,11 +16,7 @@ func loadRequests(b testing.TB, file string) []Request {
 	defer f.Close()
 	var out []Request
 	err = corpus.Read(f, func(_ int, rec *corpus.Record) error {
-		path, q, hs, body, ct := rec.Parts()
-		req := Request{Method: rec.Method, Path: path, RawQuery: q, Body: body, ContentType: ct}
-		for _, h := range hs {
-			req.Headers = append(req.Headers, Header{Name: h.Name, Value: h.Value})
-		}
+		req := NewRequest(rec.Method, rec.URI, rec.Headers, rec.Body)
 		out = append(out, req)
 		return nil
 	}, func(e *corpus.LineError) { b.Fatal(e) })

@@ -26,3 +26,14 @@ func TestToken68Credentials(t *testing.T) {
 		assert.Equal(t, want, token68Credentials(v), "%q", v)
 	}
 }
+
+func TestNewRequestSplitsTheRequestLine(t *testing.T) {
+	r := NewRequest("POST", "/p/a?x=1&y=2", map[string]string{"User-Agent": "u", "content-type": "application/json", "Accept": "a"}, "{}")
+	assert.Equal(t, "POST", r.Method)
+	assert.Equal(t, "/p/a", r.Path)
+	assert.Equal(t, "x=1&y=2", r.RawQuery)
+	assert.Equal(t, []Header{{"Accept", "a"}, {"User-Agent", "u"}, {"content-type", "application/json"}}, r.Headers)
+	assert.Equal(t, []byte("{}"), r.Body)
+	assert.Equal(t, "application/json", r.ContentType)
+	assert.Nil(t, NewRequest("GET", "/", nil, "").Body)
+}

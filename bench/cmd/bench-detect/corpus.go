@@ -1,8 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,23 +9,13 @@ import (
 	"strings"
 
 	"github.com/gatewatch/gatewatch/pkg/detect"
+	"github.com/gatewatch/gatewatch/pkg/detect/corpus"
 )
 
-// record is one line of a corpus file (see /work/shared/corpus/README.md).
+// record is one line of a corpus file (see /work/shared/corpus/README.md)
+// with the request view the engines inspect.
 type record struct {
-	ID      string            `json:"id"`
-	Method  string            `json:"method"`
-	URI     string            `json:"uri"`
-	Headers map[string]string `json:"headers"`
-	Body    string            `json:"body"`
-	Label   string            `json:"label"`
-	Class   string            `json:"class"`
-	Source  string            `json:"source"`
-	Meta    struct {
-		Subclass  string `json:"subclass"`
-		CRSRulePL int    `json:"crs_rule_pl"`
-	} `json:"meta"`
-
+	*corpus.Record
 	req detect.Request
 }
 
@@ -56,6 +45,8 @@ func loadCorpus(dir string) ([]corpusFile, error) {
 	return out, nil
 }
 
+// loadFile reads one corpus file; a malformed line is an error (the
+// figures would silently change without it).
 func loadFile(path string) (corpusFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -63,35 +54,13 @@ func loadFile(path string) (corpusFile, error) {
 	}
 	defer f.Close()
 	cf := corpusFile{name: strings.TrimSuffix(filepath.Base(path), ".jsonl")}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		var r record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return corpusFile{}, fmt.Errorf("%s line %d: %w", path, n, err)
-		}
-		r.req = toRequest(&r)
-		cf.records = append(cf.records, &r)
+	var bad error
+	err = corpus.Read(f, func(_ int, r *corpus.Record) error {
+		cf.records = append(cf.records, &record{Record: r, req: detect.NewRequest(r.Method, r.URI, r.Headers, r.Body)})
+		return nil
+	}, func(e *corpus.LineError) { bad = errors.Join(bad, fmt.Errorf("%s %w", path, e)) })
+	if err == nil {
+		err = bad
 	}
-	return cf, sc.Err()
-}
-
-func toRequest(r *record) detect.Request {
-	path, query, _ := strings.Cut(r.URI, "?")
-	req := detect.Request{Method: r.Method, Path: path, RawQuery: query}
-	names := make([]string, 0, len(r.Headers))
-	for k := range r.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		req.Headers = append(req.Headers, detect.Header{Name: k, Value: r.Headers[k]})
-		if strings.EqualFold(k, "content-type") {
-			req.ContentType = r.Headers[k]
-		}
-	}
-	if r.Body != "" {
-		req.Body = []byte(r.Body)
-	}
-	return req
+	return cf, err
 }

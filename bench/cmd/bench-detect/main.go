@@ -266,7 +266,7 @@ func printTable(w io.Writer, files []corpusFile, cols []*column, o options) {
 		if f.name == "attacks_crs_regression" {
 			var pl1 []*record
 			for _, r := range namedRs {
-				if r.Meta.CRSRulePL == 1 {
+				if r.CRSRulePL() == 1 {
 					pl1 = append(pl1, r)
 				}
 			}
@@ -317,7 +317,7 @@ func writeMisses(path string, c *column, files []corpusFile) error {
 		for _, r := range cf.records {
 			bad := r.Label == "attack" && !c.hit[r] || r.Label == "benign" && c.hit[r]
 			if bad {
-				fmt.Fprintf(f, "%s\t%s\t%s\t%s\t%q\t%q\n", cf.name, r.ID, r.Class, r.Meta.Subclass, r.URI, truncate(r.Body, 300)+" H:"+headerSummary(r))
+				fmt.Fprintf(f, "%s\t%s\t%s\t%s\t%q\t%q\n", cf.name, r.ID, r.Class, r.Subclass(), r.URI, truncate(r.Body, 300)+" H:"+headerSummary(r))
 			}
 		}
 	}

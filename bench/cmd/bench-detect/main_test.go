@@ -61,14 +61,3 @@ func TestPercentilePicksTheRankedValue(t *testing.T) {
 	assert.Equal(t, time.Duration(5), percentile(d, 1))
 	assert.Equal(t, time.Duration(0), percentile(nil, 0.5))
 }
-
-func TestToRequestSplitsTheURIAndFindsTheContentType(t *testing.T) {
-	r := &record{Method: "POST", URI: "/a/b?x=1&y=2", Headers: map[string]string{"content-type": "application/json", "Host": "h"}, Body: "{}"}
-	req := toRequest(r)
-	assert.Equal(t, "/a/b", req.Path)
-	assert.Equal(t, "x=1&y=2", req.RawQuery)
-	assert.Equal(t, "application/json", req.ContentType)
-	assert.Equal(t, []byte("{}"), req.Body)
-	require.Len(t, req.Headers, 2)
-	assert.Equal(t, "Host", req.Headers[0].Name, "headers are sorted for deterministic runs")
-}

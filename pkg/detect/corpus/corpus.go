@@ -1,7 +1,7 @@
 // Package corpus reads the labelled HTTP request corpus (one JSON object per
-// line, see ../shared/corpus/README.md) that gwctl detect and the detection
-// benchmark consume, and turns a record into the request view the detection
-// engine inspects. Reading never stops at a bad line: it is reported with its
+// line, see ../shared/corpus/README.md) that the detection tests, the
+// detection benchmark and the soak consume (detect.NewRequest turns a record
+// into the request view the engine inspects). Reading never stops at a bad line: it is reported with its
 // line number and the next line is read.
 package corpus
 
@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 )
 
@@ -38,29 +37,11 @@ func (r *Record) Subclass() string {
 	return s
 }
 
-// Header is one header of a request, in a stable order.
-type Header struct{ Name, Value string }
-
-// Parts splits the record into the pieces of a request view: raw path, raw
-// query (without '?'), headers sorted by name, body and its content type.
-func (r *Record) Parts() (path, rawQuery string, headers []Header, body []byte, contentType string) {
-	path, rawQuery, _ = strings.Cut(r.URI, "?")
-	names := make([]string, 0, len(r.Headers))
-	for n := range r.Headers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	headers = make([]Header, 0, len(names))
-	for _, n := range names {
-		headers = append(headers, Header{Name: n, Value: r.Headers[n]})
-		if strings.EqualFold(n, "content-type") {
-			contentType = r.Headers[n]
-		}
-	}
-	if r.Body != "" {
-		body = []byte(r.Body)
-	}
-	return path, rawQuery, headers, body, contentType
+// CRSRulePL returns meta.crs_rule_pl (the paranoia level of the CRS rule a
+// regression test exercises), or 0.
+func (r *Record) CRSRulePL() int {
+	pl, _ := r.Meta["crs_rule_pl"].(float64)
+	return int(pl)
 }
 
 // LineError is a line that could not be decoded.

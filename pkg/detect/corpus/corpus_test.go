@@ -27,14 +27,10 @@ func TestReadReportsMalformedLinesAndContinues(t *testing.T) {
 	assert.Equal(t, []int{2, 4}, bad)
 }
 
-func TestPartsSplitsTheRequestLine(t *testing.T) {
-	r := Record{URI: "/p/a?x=1&y=2", Headers: map[string]string{"User-Agent": "u", "content-type": "application/json", "Accept": "a"}, Body: "{}", Label: "attack", Meta: map[string]any{"subclass": "ssti"}}
-	path, q, hs, body, ct := r.Parts()
-	assert.Equal(t, "/p/a", path)
-	assert.Equal(t, "x=1&y=2", q)
-	assert.Equal(t, []Header{{"Accept", "a"}, {"User-Agent", "u"}, {"content-type", "application/json"}}, hs)
-	assert.Equal(t, []byte("{}"), body)
-	assert.Equal(t, "application/json", ct)
+func TestRecordAccessors(t *testing.T) {
+	r := Record{Label: "attack", Meta: map[string]any{"subclass": "ssti", "crs_rule_pl": 2.0}}
 	assert.True(t, r.Attack())
 	assert.Equal(t, "ssti", r.Subclass())
+	assert.Equal(t, 2, r.CRSRulePL())
+	assert.Zero(t, (&Record{}).CRSRulePL())
 }
