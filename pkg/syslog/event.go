@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatewatch/gatewatch/internal/textesc"
 	"github.com/gatewatch/gatewatch/pkg/event"
 )
 
@@ -127,8 +128,8 @@ func summary(ev *event.Event) []byte {
 		b = append(b, ' ')
 		// The full request is in the structured data; the summary stays
 		// short whatever the path.
-		b = append(b, cutString(ev.Request.Host, 255)...)
-		b = append(b, cutString(ev.Request.Path, 256)...)
+		b = append(b, textesc.Cut(ev.Request.Host, 255)...)
+		b = append(b, textesc.Cut(ev.Request.Path, 256)...)
 	}
 	if ev.Response.Status != 0 {
 		b = append(b, " -> "...)

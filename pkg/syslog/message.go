@@ -18,7 +18,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gatewatch/gatewatch/internal/textesc"
 )
 
 // Severities (RFC 5424 §6.2.1) gatewatch uses.
@@ -130,7 +131,7 @@ func Append(dst []byte, m *Message, maxSize int) ([]byte, error) {
 		budget := maxSize - (len(b) - start)
 		msg := m.Msg
 		if len(msg) > budget {
-			msg = cutBytes(msg, budget)
+			msg = textesc.Cut(msg, budget)
 		}
 		b = append(b, msg...)
 	}
@@ -175,51 +176,8 @@ func appendSDName(b []byte, s string) []byte {
 }
 
 func appendParamValue(b []byte, s string) []byte {
-	s = cutString(s, MaxParamValue)
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\' || c == ']':
-			b = append(b, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			b = append(b, ' ')
-		default:
-			b = append(b, c)
-		}
-		i++
-	}
-	return b
+	return textesc.Append(b, textesc.Cut(s, MaxParamValue), paramEscapes)
 }
 
-func cutString(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func cutBytes(s []byte, n int) []byte {
-	if n <= 0 {
-		return nil
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// paramEscapes: RFC 5424 section 6.3.3 escapes '"', '\' and ']'.
+var paramEscapes = textesc.NewTable(`"\]`, nil)

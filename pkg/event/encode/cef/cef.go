@@ -14,8 +14,8 @@ package cef
 import (
 	"errors"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/gatewatch/gatewatch/internal/textesc"
 	"github.com/gatewatch/gatewatch/pkg/event"
 	"github.com/gatewatch/gatewatch/pkg/event/encode/internal/describe"
 )
@@ -261,7 +261,7 @@ func (x *ext) list(k, label string, vs []string) {
 			x.b = append(x.b, ',')
 			budget--
 		}
-		v = cut(v, budget)
+		v = textesc.Cut(v, budget)
 		x.b = appendValue(x.b, v, budget)
 		budget -= len(v)
 	}
@@ -269,80 +269,20 @@ func (x *ext) list(k, label string, vs []string) {
 	x.b = append(x.b, label...)
 }
 
-// cut shortens s to at most n bytes without splitting a UTF-8 sequence.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // appendHeader escapes a header field: '\' and '|' get a backslash; CR, LF
 // and other control characters, which CEF headers cannot carry, become a
 // space.
 func appendHeader(b []byte, s string) []byte {
-	s = cut(s, MaxHeaderField)
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '\\' || c == '|':
-			b = append(b, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			b = append(b, ' ')
-		default:
-			b = append(b, c)
-		}
-		i++
-	}
-	return b
+	return textesc.Append(b, textesc.Cut(s, MaxHeaderField), headerEscapes)
 }
+
+var headerEscapes = textesc.NewTable(`\|`, nil)
 
 // appendValue escapes an extension value, first cut to max bytes: '\' and
 // '=' get a backslash, CR and LF become \r and \n, other control
 // characters become a space.
 func appendValue(b []byte, s string, max int) []byte {
-	s = cut(s, max)
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, "\uFFFD"...)
-			} else {
-				b = append(b, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch {
-		case c == '\\' || c == '=':
-			b = append(b, '\\', c)
-		case c == '\n':
-			b = append(b, '\\', 'n')
-		case c == '\r':
-			b = append(b, '\\', 'r')
-		case c < 0x20 || c == 0x7f:
-			b = append(b, ' ')
-		default:
-			b = append(b, c)
-		}
-		i++
-	}
-	return b
+	return textesc.Append(b, textesc.Cut(s, max), valueEscapes)
 }
+
+var valueEscapes = textesc.NewTable(`\=`, map[byte]string{'\n': `\n`, '\r': `\r`})
