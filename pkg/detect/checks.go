@@ -325,7 +325,10 @@ func semicolonEvidence(v []byte, i int) bool {
 	}
 	var buf [16]byte
 	for n, c := range w {
-		buf[n] = c | 0x20*byte(boolInt(c >= 'A' && c <= 'Z'))
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[n] = c
 	}
 	lw := buf[:len(w)]
 	if sqlStatement[string(lw)] {
@@ -333,18 +336,11 @@ func semicolonEvidence(v []byte, i int) bool {
 	}
 	// Prefixes of procedure families: dbms_lock, sp_executesql, xp_cmdshell.
 	for _, p := range [...]string{"dbms_", "sp_", "xp_"} {
-		if len(lw) > len(p) && string(lw[:len(p)]) == p {
+		if len(lw) >= len(p) && string(lw[:len(p)]) == p {
 			return true
 		}
 	}
 	return false
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func isSQLSpaceByte(c byte) bool {
@@ -357,8 +353,8 @@ var sqlStatements = []string{
 	"select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec", "execute",
 	"declare", "set", "shutdown", "waitfor", "grant", "revoke", "begin", "commit", "rollback", "if",
 	"while", "union", "call", "load", "copy", "merge", "replace", "rename", "use", "show", "handler",
-	"do", "prepare", "dbms_", "sleep", "benchmark", "pg_sleep", "backup", "restore", "kill", "with",
-	"lock", "open", "fetch", "print", "raiserror", "bulk", "sp_", "xp_", "and", "or", "having", "order",
+	"do", "prepare", "sleep", "benchmark", "pg_sleep", "backup", "restore", "kill", "with",
+	"lock", "open", "fetch", "print", "raiserror", "bulk", "and", "or", "having", "order",
 }
 
 var sqlWord = setOf(sqlWords...)

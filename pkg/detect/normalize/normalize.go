@@ -72,18 +72,12 @@ func Decode[S ~string | ~[]byte](dst, scratch []byte, src S, o Options) (out, sc
 			has = scanBytes(cur)
 		}
 	}
-	if has&hasAmp != 0 {
-		var s Signal
-		dst, s = appendHTMLDecoded(dst[:0], cur)
-		if s != 0 {
-			sig |= s
-			cur, dst = dst, cur
-			has = scanBytes(cur)
+	for _, st := range unescapeSteps {
+		if has&st.needs == 0 {
+			continue
 		}
-	}
-	if has&hasBackslash != 0 {
 		var s Signal
-		dst, s = appendEscapesDecoded(dst[:0], cur)
+		dst, s = st.decode(dst[:0], cur)
 		if s != 0 {
 			sig |= s
 			cur, dst = dst, cur
@@ -98,6 +92,14 @@ func Decode[S ~string | ~[]byte](dst, scratch []byte, src S, o Options) (out, sc
 	}
 	return cur, dst, sig
 }
+
+// unescapeSteps run after percent-decoding, in order, each only when the
+// value holds the byte it starts from: HTML entities ('&'), then backslash
+// escapes.
+var unescapeSteps = [...]struct {
+	needs  uint8
+	decode func(dst, src []byte) ([]byte, Signal)
+}{{hasAmp, appendHTMLDecoded}, {hasBackslash, appendEscapesDecoded}}
 
 // Bytes that make a decoding step necessary, as found by scanBytes.
 const (
