@@ -118,8 +118,7 @@ type Change struct {
 // extras are the optional fields of the record value that package record
 // does not carry: the answer the guard gives a blocked request.
 type extras struct {
-	Status  *int   `json:"status"`
-	Message string `json:"message"`
+	Status *int `json:"status"` // present or not: record.Record says 0 for both
 }
 
 // maxMessage bounds the client-facing message; it goes into every blocked
@@ -153,13 +152,13 @@ func DecodeRecord(key, value []byte) (Change, error) {
 		}
 		status = *x.Status
 	}
-	if len(x.Message) > maxMessage {
-		return Change{}, fmt.Errorf("blocklist record %s: message: %d bytes, at most %d", rec.Subject, len(x.Message), maxMessage)
+	if len(rec.Message) > maxMessage {
+		return Change{}, fmt.Errorf("blocklist record %s: message: %d bytes, at most %d", rec.Subject, len(rec.Message), maxMessage)
 	}
 	return Change{Subject: rec.Subject, Entry: Entry{
 		Subject: rec.Subject, Kind: kind, Until: rec.Until,
 		Reason: rec.Reason, Source: rec.Source, CreatedBy: rec.CreatedBy, AlertID: rec.AlertID,
-		CreatedAt: rec.CreatedAt, Status: status, Message: x.Message,
+		CreatedAt: rec.CreatedAt, Status: status, Message: rec.Message,
 	}}, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/gatewatch/gatewatch/pkg/blocklist/record"
 )
 
 // snapshotVersion is written into every snapshot file; a file of another
@@ -23,36 +25,17 @@ type snapshotFile struct {
 	Entries []json.RawMessage `json:"entries"`
 }
 
-// entryValue is the record value of an entry: the topic's contract
-// (docs/blocklist.md), with status and message written only when they say
-// something.
-type entryValue struct {
-	Subject   string `json:"subject"`
-	Until     string `json:"until"`
-	Reason    string `json:"reason"`
-	Source    string `json:"source"`
-	CreatedBy string `json:"created_by"`
-	AlertID   string `json:"alert_id,omitempty"`
-	CreatedAt string `json:"created_at"`
-	Status    int    `json:"status,omitempty"`
-	Message   string `json:"message,omitempty"`
-}
-
-// EncodeValue returns e as a record value of the blocklist topic.
+// EncodeValue returns e as a record value of the blocklist topic, the
+// default status left implicit.
 func EncodeValue(e Entry) ([]byte, error) {
-	v := entryValue{
-		Subject: e.Subject, Until: e.Until.UTC().Format(time.RFC3339), Reason: e.Reason, Source: e.Source,
-		CreatedBy: e.CreatedBy, AlertID: e.AlertID, CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339),
-		Message: e.Message,
+	status := e.Status
+	if status == DefaultStatus {
+		status = 0
 	}
-	if e.Status != 0 && e.Status != DefaultStatus {
-		v.Status = e.Status
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("blocklist: encode %s: %w", e.Subject, err)
-	}
-	return b, nil
+	return record.Value(record.Record{
+		Subject: e.Subject, Until: e.Until, Reason: e.Reason, Source: e.Source, CreatedBy: e.CreatedBy,
+		AlertID: e.AlertID, CreatedAt: e.CreatedAt, Status: status, Message: e.Message,
+	})
 }
 
 // SaveSnapshot writes entries to path atomically: a temporary file in the

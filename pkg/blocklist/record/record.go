@@ -48,6 +48,11 @@ type Record struct {
 	CreatedBy string    `json:"created_by"`
 	AlertID   string    `json:"alert_id,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	// Status is the HTTP status a guard answers a blocked request with, 0
+	// for the guard's default; Message the short message of its body, ""
+	// for the guard's own. Both are written only when set.
+	Status  int    `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // Active reports whether the block is still in force at now.
@@ -119,6 +124,17 @@ func Encode(r Record) (key, value []byte, err error) {
 	if r.CreatedAt.IsZero() {
 		return nil, nil, errors.New("blocklist record: created_at: must be set")
 	}
+	value, err = Value(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []byte(r.Subject), value, nil
+}
+
+// Value returns the record value of r, the contract's JSON, without
+// checking r (Encode does; a guard re-encoding what it decoded for its
+// snapshot need not).
+func Value(r Record) ([]byte, error) {
 	w := wire{
 		Subject:   r.Subject,
 		Until:     r.Until.UTC().Format(time.RFC3339),
@@ -127,12 +143,14 @@ func Encode(r Record) (key, value []byte, err error) {
 		CreatedBy: r.CreatedBy,
 		AlertID:   r.AlertID,
 		CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339),
+		Status:    r.Status,
+		Message:   r.Message,
 	}
-	value, err = json.Marshal(w)
+	value, err := json.Marshal(w)
 	if err != nil {
-		return nil, nil, fmt.Errorf("blocklist record: encode: %w", err)
+		return nil, fmt.Errorf("blocklist record %s: encode: %w", r.Subject, err)
 	}
-	return []byte(r.Subject), value, nil
+	return value, nil
 }
 
 // Tombstone returns the key and nil value that remove subject.
@@ -175,6 +193,7 @@ func Decode(key, value []byte) (rec Record, deleted bool, err error) {
 		// record equal to what it encodes to.
 		Subject: subject, Until: until.UTC().Truncate(time.Second), Reason: w.Reason, Source: w.Source,
 		CreatedBy: w.CreatedBy, AlertID: w.AlertID, CreatedAt: created.UTC().Truncate(time.Second),
+		Status: w.Status, Message: w.Message,
 	}, false, nil
 }
 
@@ -187,4 +206,6 @@ type wire struct {
 	CreatedBy string `json:"created_by"`
 	AlertID   string `json:"alert_id,omitempty"`
 	CreatedAt string `json:"created_at"`
+	Status    int    `json:"status,omitempty"`
+	Message   string `json:"message,omitempty"`
 }
