@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 // Appendix A 5, §2.5, §2.8: nil results are zero-length reply frames.
@@ -182,7 +184,7 @@ services: [ { name: s, url: "http://127.0.0.1:1", routes: [ { name: r } ] } ]`, 
 // up after three exits instead of waiting for its deadline.
 func TestStartFailsWhenAPluginServerKeepsExiting(t *testing.T) {
 	prefix := shortTempDir(t)
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	begin := time.Now()
 	_, err := Start(t.Context(), Options{Prefix: prefix, ProxyListen: "127.0.0.1:0", Stderr: log, Conf: map[string]string{
 		"plugins": "bundled,fake", "pluginserver_names": "fake",

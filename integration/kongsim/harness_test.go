@@ -1,7 +1,6 @@
 package kongsim
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -13,11 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 )
 
 // pluginBin holds the test plugin servers, built once with go-pdk's own
@@ -96,30 +96,12 @@ func buildTestPlugins(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "bin", "probe-b"), probe, 0o755)
 }
 
-// syncBuffer collects Stderr lines safely across goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is one test gateway with an upstream and its plugin servers.
 type env struct {
 	gw       *Gateway
 	upstream *httptest.Server
 	prefix   string
-	log      *syncBuffer
+	log      *syncbuf.Buffer
 	hits     chan *http.Request
 }
 
@@ -159,7 +141,7 @@ func serverConfFor(prefix string, servers []string, serverEnv map[string]string)
 
 func startEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
-	e := &env{log: &syncBuffer{}, hits: make(chan *http.Request, 1000)}
+	e := &env{log: &syncbuf.Buffer{}, hits: make(chan *http.Request, 1000)}
 	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case e.hits <- r:

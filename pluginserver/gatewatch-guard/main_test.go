@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 	"github.com/gatewatch/gatewatch/pkg/blocklist"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/kongschema/metaschematest"
 	"github.com/gatewatch/gatewatch/pkg/pluginserver/pluginservertest"
@@ -69,7 +68,7 @@ func TestBinary(t *testing.T) {
 	t.Run("a settings file with an unknown key exits non-zero naming the key", func(t *testing.T) {
 		cfg := filepath.Join(prefix, "bad.yaml")
 		require.NoError(t, os.WriteFile(cfg, []byte("metrics:\n  adress: :9100\n"), 0o600))
-		var stderr syncBuffer
+		var stderr syncbuf.Buffer
 		cmd := exec.Command(bin, "-kong-prefix", prefix, "-config", cfg)
 		cmd.Stderr = &stderr
 		err := cmd.Run()
@@ -90,7 +89,7 @@ func TestBinary(t *testing.T) {
 		_, err = os.Stat(socket)
 		require.NoError(t, err, "the stale socket file must exist before the start")
 
-		var stderr syncBuffer
+		var stderr syncbuf.Buffer
 		cmd := exec.Command(bin, "-kong-prefix", prefix)
 		cmd.Env = append(os.Environ(), "GATEWATCH_METRICS_ADDR=127.0.0.1:0")
 		cmd.Stderr = &stderr
@@ -141,7 +140,7 @@ func TestBinary(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	bin := buildBinary(t)
 	prefix := filepath.Dir(bin)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd := exec.Command(bin, "-kong-prefix", prefix)
 	cmd.Env = append(os.Environ(), "GATEWATCH_METRICS_ADDR=127.0.0.1:0")
 	cmd.Stderr = &stderr
@@ -194,7 +193,7 @@ func TestSnapshotWithoutBrokersIsEnforced(t *testing.T) {
 	cfg := filepath.Join(prefix, "guard.yaml")
 	require.NoError(t, os.WriteFile(cfg, []byte("blocklist:\n  snapshot_file: "+snapshot+"\nredaction:\n  fingerprint_key_file: "+keyFile+"\n"), 0o600))
 
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd := exec.Command(bin, "-kong-prefix", prefix, "-config", cfg)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "GATEWATCH_") {
@@ -265,21 +264,4 @@ func TestSnapshotWithoutBrokersIsEnforced(t *testing.T) {
 		})
 	}
 	assert.Contains(t, stderr.String(), "blocklist from snapshot only")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
