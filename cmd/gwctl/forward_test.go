@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/gatewatch/gatewatch/internal/syncbuf"
 	"github.com/gatewatch/gatewatch/internal/testkafka"
 	"github.com/gatewatch/gatewatch/internal/testrsyslog"
 	"github.com/gatewatch/gatewatch/pkg/event"
@@ -72,7 +73,7 @@ func fwdProducer(t *testing.T, brokers []string) *kgo.Client {
 // a function that stops it and returns its output.
 func runForwarder(t *testing.T, args ...string) (stop func() (code int, stdout, stderr string)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb fwdBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() { done <- runForward(ctx, append([]string{"syslog"}, args...), nil, &out, &errb) }()
 	var once sync.Once
@@ -90,23 +91,6 @@ func runForwarder(t *testing.T, args ...string) (stop func() (code int, stdout, 
 	}
 	t.Cleanup(func() { stop() })
 	return stop
-}
-
-type fwdBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *fwdBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *fwdBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestForwardFlagsRejectWhatIsWrongByName(t *testing.T) {
